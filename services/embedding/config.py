@@ -1,0 +1,28 @@
+"""Embedding settings: the model, micro-batching and the pgvector index."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import PillarsSettings
+
+__all__ = ["EmbeddingSettings"]
+
+
+class EmbeddingSettings(PillarsSettings):
+    """`PILLARS_*` settings of the embedding service."""
+
+    embedding_model_path: str | None = Field(
+        default=None,
+        description="A sentence-transformers model folder; unset = the packaged all-MiniLM-L6-v2.",
+    )
+    embedding_batch_size: int = Field(default=16, ge=1, description="Texts per encode call.")
+    embedding_threads: int = Field(default=2, ge=1, description="torch intra-op threads.")
+    chunk_batch_max_records: int = Field(
+        default=32, ge=1, description="Chunk messages gathered into one batch."
+    )
+    chunk_batch_wait_ms: int = Field(
+        default=200, ge=0, description="Longest wait to fill a chunk batch."
+    )
+    hnsw_m: int = Field(default=16, ge=2, description="HNSW graph degree.")
+    hnsw_ef_construction: int = Field(default=64, ge=4, description="HNSW build candidate list.")

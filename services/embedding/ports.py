@@ -1,0 +1,48 @@
+"""What the embedding handlers need from the outside world."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.events import DocumentChunked, ModelRef
+
+__all__ = ["ChunkStore", "Encoder", "VersionApplied"]
+
+
+class Encoder(Protocol):
+    """Turns texts into unit-length vectors."""
+
+    @property
+    def model(self) -> ModelRef:
+        """Name and version of the model."""
+        ...
+
+    async def encode(self, texts: Sequence[str]) -> list[list[float]]:
+        """Return one normalised vector per text, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class VersionApplied:
+    """What applying a document version changed in the index."""
+
+    stale: bool
+    written: int
+    removed: int
+
+
+class ChunkStore(Protocol):
+    """The knowledge index: chunks and their vectors, one live version per document."""
+
+    async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
+        """Return which of `doc`'s chunk ids the index already holds."""
+        ...
+
+    async def apply_version(
+        self, doc: DocumentChunked, vectors: dict[uuid.UUID, list[float]]
+    ) -> VersionApplied:
+        """Make `doc` the live version (or delete it) atomically, unless a newer one is live."""
+        ...

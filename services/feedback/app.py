@@ -1,0 +1,64 @@
+"""Feedback's FastStream wiring: predictions -> ledger; feedback -> outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from faststream import Context, ContextRepo, FastStream
+from faststream.kafka import KafkaResponse
+from faststream.kafka.annotations import KafkaMessage
+
+from services.feedback.adapters.pg_ledger import PgPredictionLedger
+from services.feedback.config import FeedbackSettings
+from services.feedback.handlers import (
+    SERVICE,
+    find_prediction,
+    join_feedback,
+    remember_prediction,
+)
+from services.feedback.ports import PredictionLedger
+from shared.cloudevents import envelope
+from shared.db import create_pool
+from shared.events import Feedback, Prediction
+from shared.service import ServiceKit
+from shared.telemetry import link_current_span
+from shared.topics import Topic
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: FeedbackSettings | None = None) -> FastStream:
+    """Build the feedback app; the pool opens in its lifespan."""
+    settings = settings or FeedbackSettings()
+    kit = ServiceKit(SERVICE, settings)
+
+    @asynccontextmanager
+    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
+        pool = await create_pool(settings.dsn)
+        ledger = PgPredictionLedger(pool)
+        await ledger.create_schema()
+        context.set_global("ledger", ledger)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    @kit.subscriber(Topic.PREDICTIONS)
+    async def on_prediction(
+        event: Prediction, message: KafkaMessage, ledger: Annotated[PredictionLedger, Context()]
+    ) -> None:
+        traceparent = message.headers.get("traceparent")
+        await remember_prediction(event, ledger=ledger, traceparent=traceparent)
+
+    @kit.subscriber(Topic.FEEDBACK)
+    @kit.publisher(Topic.OUTCOMES)
+    async def on_feedback(
+        event: Feedback, ledger: Annotated[PredictionLedger, Context()]
+    ) -> KafkaResponse:
+        known = await find_prediction(event, ledger=ledger, wait_s=settings.feedback_wait_s)
+        link_current_span(known.traceparent, reason="feedback on prediction")
+        return envelope(join_feedback(event, known), kit.source)
+
+    return kit.app(lifespan=lifespan)

@@ -1,0 +1,67 @@
+"""Feedback handlers: remember predictions, join feedback to them as outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from services.feedback.ports import KnownPrediction, PredictionLedger
+from shared.deadletter import Rejected
+from shared.events import Feedback, Outcome, Prediction, derived_id, utcnow
+
+__all__ = ["SERVICE", "join_feedback", "remember_prediction"]
+
+SERVICE = "feedback"
+
+
+async def remember_prediction(
+    prediction: Prediction, *, ledger: PredictionLedger, traceparent: str | None
+) -> None:
+    """Keep what joining feedback needs: arm, answer, time and the prediction's trace."""
+    await ledger.remember(
+        KnownPrediction(
+            tenant=prediction.tenant,
+            request_id=prediction.request_id,
+            experiment=prediction.experiment,
+            variant=prediction.variant,
+            answer=prediction.answer,
+            occurred_at=prediction.occurred_at,
+            traceparent=traceparent,
+        )
+    )
+
+
+async def find_prediction(
+    feedback: Feedback, *, ledger: PredictionLedger, wait_s: float, poll_s: float = 0.25
+) -> KnownPrediction:
+    """Return the feedback's prediction, waiting up to `wait_s` for it to arrive."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while (known := await ledger.find(feedback.tenant, feedback.request_id)) is None:
+        if loop.time() >= deadline:
+            raise Rejected(
+                f"no prediction for request {feedback.request_id!r} of tenant "
+                f"{feedback.tenant!r} arrived within {wait_s:g}s (PILLARS_FEEDBACK_WAIT_S)"
+            )
+        await asyncio.sleep(poll_s)
+    return known
+
+
+def join_feedback(
+    feedback: Feedback, known: KnownPrediction, *, clock: Callable[[], datetime] = utcnow
+) -> Outcome:
+    """Return the outcome: the feedback with its prediction's experiment, arm and answer."""
+    return Outcome(
+        event_id=derived_id(feedback.event_id, "outcome"),
+        occurred_at=clock(),
+        tenant=feedback.tenant,
+        feedback_id=feedback.feedback_id,
+        request_id=feedback.request_id,
+        kind=feedback.kind,
+        value=feedback.value,
+        experiment=known.experiment,
+        variant=known.variant,
+        answer=known.answer,
+        prediction_occurred_at=known.occurred_at,
+    )

@@ -1,0 +1,50 @@
+"""Tenant-filtered nearest-neighbour search over the HNSW index in pgvector."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import numpy as np
+
+from shared.events import RetrievedChunk
+
+__all__ = ["PgRetriever"]
+
+
+class PgRetriever:
+    """Retriever on pgvector: cosine distance, iterative index scans for selective filters."""
+
+    def __init__(self, pool: asyncpg.Pool, *, ef_search: int, iterative_scan: str) -> None:
+        self._pool = pool
+        self._ef_search = ef_search
+        self._iterative_scan = iterative_scan
+
+    async def nearest(self, tenant: str, vector: Sequence[float], k: int) -> list[RetrievedChunk]:
+        """Return up to `k` of the tenant's chunks, most similar first."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT set_config('hnsw.ef_search', $1, true)", str(self._ef_search)
+            )
+            await conn.execute(
+                "SELECT set_config('hnsw.iterative_scan', $1, true)", self._iterative_scan
+            )
+            rows = await conn.fetch(
+                "SELECT chunk_id, document_id, title, source, text, "
+                "1 - (embedding <=> $1) AS score FROM pillars_chunks "
+                "WHERE tenant = $2 ORDER BY embedding <=> $1 LIMIT $3",
+                np.asarray(vector, dtype=np.float32),
+                tenant,
+                k,
+            )
+        return [
+            RetrievedChunk(
+                chunk_id=row["chunk_id"],
+                document_id=row["document_id"],
+                title=row["title"],
+                source=row["source"],
+                text=row["text"],
+                score=float(row["score"]),
+            )
+            for row in rows
+        ]

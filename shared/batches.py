@@ -1,0 +1,37 @@
+"""Batch consumption where one bad message must not take its neighbours down."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiokafka import ConsumerRecord
+from faststream.kafka.message import KafkaMessage
+from pydantic import ValidationError
+
+from shared.deadletter import dead_letter, describe
+from shared.events import Event
+
+__all__ = ["raw_bodies", "valid_events"]
+
+E = TypeVar("E", bound=Event)
+
+
+async def raw_bodies(msg: KafkaMessage) -> list[bytes]:
+    """Decode a batch into raw bodies, leaving validation to `valid_events`."""
+    return [record.value or b"" for record in _records(msg)]
+
+
+def _records(msg: KafkaMessage) -> tuple[ConsumerRecord[bytes, bytes], ...]:
+    raw: Any = msg.raw_message
+    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
+
+
+async def valid_events(msg: KafkaMessage, model: type[E], *, broker: Any, consumer: str) -> list[E]:
+    """Return the batch's records that validate as `model`; dead-letter the others one by one."""
+    events: list[E] = []
+    for record in _records(msg):
+        try:
+            events.append(model.model_validate_json(record.value or b""))
+        except ValidationError as exc:
+            await dead_letter(broker, record, reason=describe(exc), consumer=consumer)
+    return events

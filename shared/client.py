@@ -1,0 +1,103 @@
+"""A small client for business systems and tools: publish events, wait for what they cause."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from shared.cloudevents import ce_headers
+from shared.events import Event
+from shared.topics import EVENT_OF, MAX_MESSAGE_BYTES, Topic, topic_name
+
+__all__ = ["PillarsClient", "Watch"]
+
+E = TypeVar("E", bound=Event)
+
+
+class Watch:
+    """Events arriving on one topic from the moment the watch started."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, topic: Topic) -> None:
+        self._consumer = consumer
+        self._model = EVENT_OF[topic]
+
+    async def collect(
+        self, done: Callable[[list[Event]], bool], timeout_s: float
+    ) -> list[Event]:
+        """Gather events until `done(events)` holds; raise TimeoutError after `timeout_s`."""
+        events: list[Event] = []
+        async with asyncio.timeout(timeout_s):
+            while not done(events):
+                batches = await self._consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    events.extend(self._model.model_validate_json(r.value) for r in records)
+        return events
+
+    async def stop(self) -> None:
+        """Close the watch's consumer."""
+        await self._consumer.stop()
+
+
+class PillarsClient:
+    """Publishes events with keys and CloudEvents headers; watches topics for results."""
+
+    def __init__(self, bootstrap_servers: str, *, prefix: str = "pillars", source: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._prefix = prefix
+        self._source = source
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> PillarsClient:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=MAX_MESSAGE_BYTES,
+        )
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def publish(self, topic: Topic, event: Event) -> None:
+        """Publish `event` to `topic` and wait until the broker has it."""
+        assert self._producer is not None, "use `async with PillarsClient(...)`"
+        headers = [(k, v.encode()) for k, v in ce_headers(event, self._source).items()]
+        headers.append(("content-type", b"application/json"))
+        await self._producer.send_and_wait(
+            topic_name(topic, self._prefix),
+            event.model_dump_json().encode(),
+            key=event.message_key,
+            headers=headers,
+        )
+
+    async def publish_raw(self, topic: Topic, value: bytes, key: bytes | None = None) -> None:
+        """Publish bytes as they are (for tools and tests of bad input)."""
+        assert self._producer is not None, "use `async with PillarsClient(...)`"
+        await self._producer.send_and_wait(topic_name(topic, self._prefix), value, key=key)
+
+    async def watch(self, topic: Topic) -> Watch:
+        """Start watching `topic` from its current end; events published after this are seen."""
+        name = topic_name(topic, self._prefix)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+        )
+        await consumer.start()
+        await consumer.topics()  # load the cluster's metadata so the topic's partitions are known
+        partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"topic {name} does not exist: has `pillars up` created it?")
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await consumer.position(tp)  # resolve now, so later events are not skipped
+        return Watch(consumer, topic)

@@ -1,0 +1,50 @@
+"""Postgres connection pools with the pgvector codec registered."""
+
+from __future__ import annotations
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+__all__ = ["apply_schema", "create_pool"]
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await register_vector(conn)
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 4) -> asyncpg.Pool:
+    """Open a pool to `dsn`, creating the `vector` extension first so its codec can register."""
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise RuntimeError(
+            f"cannot connect to Postgres at {_redact(dsn)}: {exc}. Is it running? "
+            "Check PILLARS_DATABASE_URL, or start the platform with `pillars up`."
+        ) from exc
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    except asyncpg.UniqueViolationError:
+        pass  # another service created it at the same moment
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    assert pool is not None
+    return pool
+
+
+def _redact(dsn: str) -> str:
+    scheme, sep, rest = dsn.partition("://")
+    if "@" not in rest:
+        return dsn
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+async def apply_schema(pool: asyncpg.Pool, owner: str, ddl: str) -> None:
+    """Run `owner`'s idempotent DDL once at a time, so replicas starting together don't race."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"pillars.schema.{owner}")
+        await conn.execute(ddl)

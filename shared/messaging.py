@@ -1,0 +1,45 @@
+"""The Kafka broker every service uses: tracing, dead-lettering and at-least-once delivery."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+
+from shared.deadletter import DeadLetterMiddleware
+from shared.settings import PillarsSettings
+from shared.topics import MAX_MESSAGE_BYTES, Topic
+
+__all__ = ["consumer_options", "make_broker"]
+
+
+def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider) -> KafkaBroker:
+    """Return an unconnected broker for `service`; it connects when the app starts."""
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=f"pillars-{service}",
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=MAX_MESSAGE_BYTES,
+        middlewares=[
+            # Outermost of the two, so the telemetry span records the error first.
+            functools.partial(DeadLetterMiddleware, backoff_s=settings.retry_backoff_s),
+            KafkaTelemetryMiddleware(tracer_provider=tracer),
+        ],
+    )
+
+
+def consumer_options(settings: PillarsSettings, service: str, topic: Topic) -> dict[str, Any]:
+    """Return subscriber options for `topic`: its consumer group, commit-after-processing."""
+    return {
+        "group_id": f"{settings.topic_prefix}.{service}.{topic.value}",
+        # Commit only once the handler's effects (and its published output) are durable;
+        # a crash before that redelivers the message.
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
+    }

@@ -1,0 +1,121 @@
+"""The local platform: embedded (or external) Kafka and Postgres, topics, then the services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from shared.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
+from shared.runtime.postgres import EmbeddedPostgres
+from shared.runtime.supervisor import SERVICES, Supervisor, service_env
+from shared.settings import PillarsSettings
+from shared.topics import ensure_topics
+
+__all__ = ["Endpoints", "Stack", "read_endpoints"]
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS_FILE = "endpoints.json"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a running platform listens."""
+
+    kafka_bootstrap_servers: str
+    database_url: str
+
+
+def read_endpoints(settings: PillarsSettings) -> Endpoints:
+    """Return where the platform listens: the settings, else what `pillars up` recorded."""
+    if settings.kafka_bootstrap_servers and settings.database_url:
+        return Endpoints(settings.kafka_bootstrap_servers, settings.database_url)
+    path = settings.data_dir / ENDPOINTS_FILE
+    if not path.exists():
+        raise RuntimeError(
+            f"no running platform found ({path} is missing): start it with `pillars up` "
+            "in another terminal, or set PILLARS_KAFKA_BOOTSTRAP_SERVERS and "
+            "PILLARS_DATABASE_URL."
+        )
+    recorded = json.loads(path.read_text())
+    return Endpoints(
+        settings.kafka_bootstrap_servers or recorded["kafka_bootstrap_servers"],
+        settings.database_url or recorded["database_url"],
+    )
+
+
+@dataclass
+class Stack:
+    """Starts what the settings leave unset (embedded Kafka/Postgres), then topics and services."""
+
+    settings: PillarsSettings
+    kafka: EmbeddedKafka | None = None
+    postgres: EmbeddedPostgres | None = None
+    supervisor: Supervisor | None = None
+    endpoints: Endpoints | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        """Return the one folder that holds everything the platform stores."""
+        return self.settings.data_dir
+
+    def start_infrastructure(self) -> Endpoints:
+        """Start embedded Kafka and Postgres unless external ones are configured; make topics."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        bootstrap = self.settings.kafka_bootstrap_servers
+        if not bootstrap:
+            jars = resolve_kafka_jars(platformdirs.user_cache_path("pillars") / "kafka-jars")
+            self.kafka = EmbeddedKafka(self.data_dir / "kafka", jars)
+            bootstrap = self.kafka.start()
+        database_url = self.settings.database_url
+        if not database_url:
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
+            database_url = self.postgres.start()
+        created = asyncio.run(
+            ensure_topics(
+                bootstrap,
+                self.settings.topic_prefix,
+                self.settings.topic_partitions,
+                self.settings.topic_replication_factor,
+            )
+        )
+        if created:
+            log.info("created %d topics", len(created))
+        self.endpoints = Endpoints(bootstrap, database_url)
+        (self.data_dir / ENDPOINTS_FILE).write_text(
+            json.dumps(
+                {"kafka_bootstrap_servers": bootstrap, "database_url": database_url}, indent=2
+            )
+        )
+        return self.endpoints
+
+    def start_services(self, services: tuple[str, ...] = SERVICES) -> Supervisor:
+        """Start one replica of each service against the running infrastructure."""
+        assert self.endpoints is not None, "start_infrastructure() first"
+        env = service_env(
+            self.endpoints.kafka_bootstrap_servers,
+            self.endpoints.database_url,
+            {"PILLARS_DATA_DIR": str(self.data_dir), **self.extra_env},
+        )
+        self.supervisor = Supervisor(env, self.data_dir / "logs")
+        self.supervisor.start(services)
+        return self.supervisor
+
+    def stop(self) -> None:
+        """Stop services first, then Postgres and Kafka; safe to call twice."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self.supervisor = None
+        (self.data_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+        if self.postgres is not None:
+            self.postgres.stop()
+            self.postgres = None
+        if self.kafka is not None:
+            self.kafka.stop()
+            self.kafka = None

@@ -1,0 +1,150 @@
+"""Runs each service as real child processes and restarts the ones that die."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["SERVICES", "ServiceProcess", "Supervisor"]
+
+log = logging.getLogger(__name__)
+
+SERVICES: tuple[str, ...] = (
+    "ingestion",
+    "embedding",
+    "inference",
+    "evaluator",
+    "feedback",
+    "scaler",
+)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGTERM the child when the supervisor dies, so nothing is orphaned."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@dataclass
+class ServiceProcess:
+    """One replica of a service: its process and where it logs."""
+
+    service: str
+    replica: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    @property
+    def name(self) -> str:
+        """Return e.g. `embedding-1`."""
+        return f"{self.service}-{self.replica}"
+
+    @property
+    def alive(self) -> bool:
+        """Tell whether the process is running."""
+        return self.process is not None and self.process.poll() is None
+
+
+class Supervisor:
+    """Starts, watches, scales and stops service processes (`python -m services.<name>`)."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path) -> None:
+        self._env = dict(env)
+        self._log_dir = log_dir
+        self._replicas: dict[str, list[ServiceProcess]] = {}
+
+    def start(self, services: tuple[str, ...] = SERVICES) -> None:
+        """Start one replica of each service."""
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        for service in services:
+            self.scale(service, 1)
+
+    def replicas(self, service: str) -> int:
+        """Return how many replicas of `service` are running."""
+        return sum(p.alive for p in self._replicas.get(service, []))
+
+    def scale(self, service: str, replicas: int) -> None:
+        """Start or stop replicas of `service` until `replicas` run."""
+        running = self._replicas.setdefault(service, [])
+        while len(running) < replicas:
+            replica = ServiceProcess(
+                service, len(running) + 1, self._log_dir / f"{service}-{len(running) + 1}.log"
+            )
+            self._spawn(replica)
+            running.append(replica)
+        while len(running) > replicas:
+            self._terminate([running.pop()])
+
+    def processes(self) -> list[ServiceProcess]:
+        """Return every replica the supervisor manages."""
+        return [p for replicas in self._replicas.values() for p in replicas]
+
+    def restart_dead(self, backoff_s: float = 2.0) -> list[str]:
+        """Restart replicas that exited, at most once per `backoff_s`; return their names."""
+        restarted = []
+        for replica in self.processes():
+            if not replica.alive and time.monotonic() - replica.started_at >= backoff_s:
+                code = replica.process.returncode if replica.process else None
+                log.warning(
+                    "%s exited with %s; restarting (see %s)", replica.name, code, replica.log_path
+                )
+                replica.restarts += 1
+                self._spawn(replica)
+                restarted.append(replica.name)
+        return restarted
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """Stop every replica: SIGTERM, then SIGKILL after `timeout_s`."""
+        self._terminate(self.processes(), timeout_s)
+        self._replicas.clear()
+
+    def _spawn(self, replica: ServiceProcess) -> None:
+        env = self._env | {"PILLARS_REPLICA": str(replica.replica)}
+        with replica.log_path.open("ab") as log_file:
+            replica.process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{replica.service}"],
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,  # only sets the death signal
+            )
+        replica.started_at = time.monotonic()
+
+    @staticmethod
+    def _terminate(replicas: list[ServiceProcess], timeout_s: float = 20.0) -> None:
+        live = [r.process for r in replicas if r.process is not None and r.process.poll() is None]
+        for process in live:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for process in live:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def service_env(
+    bootstrap_servers: str, database_url: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Return the environment the services run with: this one plus where Kafka/Postgres are."""
+    return {
+        **os.environ,
+        "PILLARS_KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "PILLARS_DATABASE_URL": database_url,
+        "PYTHONUNBUFFERED": "1",
+        **(extra or {}),
+    }

@@ -1,0 +1,63 @@
+"""Settings every service shares, read from `PILLARS_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PillarsSettings", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory used when `PILLARS_DATA_DIR` is unset."""
+    return platformdirs.user_data_path("pillars")
+
+
+class PillarsSettings(BaseSettings):
+    """Infrastructure settings; unset Kafka/Postgres mean "start the embedded ones"."""
+
+    model_config = SettingsConfigDict(env_prefix="PILLARS_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Holds the embedded Kafka log, Postgres data and caches.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="External Kafka, e.g. `kafka:9092`; unset = embedded broker."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="External Postgres with pgvector, `postgresql://user:pw@host/db`; "
+        "unset = embedded.",
+    )
+    topic_prefix: str = Field(default="pillars", description="Topics are `<prefix>.<name>.v1`.")
+    topic_partitions: int = Field(default=3, ge=1, description="Partitions of created topics.")
+    topic_replication_factor: int = Field(default=1, ge=1, description="Of created topics.")
+    retry_backoff_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Wait before a message that hit a transient error is retried.",
+    )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Return the Kafka bootstrap servers, or fail naming the setting."""
+        if not self.kafka_bootstrap_servers:
+            raise RuntimeError(
+                "PILLARS_KAFKA_BOOTSTRAP_SERVERS is not set: start the platform with "
+                "`pillars up`, or point it at a Kafka broker."
+            )
+        return self.kafka_bootstrap_servers
+
+    @property
+    def dsn(self) -> str:
+        """Return the Postgres URL, or fail naming the setting."""
+        if not self.database_url:
+            raise RuntimeError(
+                "PILLARS_DATABASE_URL is not set: start the platform with `pillars up`, "
+                "or point it at a Postgres with pgvector."
+            )
+        return self.database_url

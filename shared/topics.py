@@ -1,0 +1,126 @@
+"""Topic names, the event each carries, and creating them with their dead-letter topics."""
+
+from __future__ import annotations
+
+import contextlib
+from enum import StrEnum
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.events import (
+    DocumentChanged,
+    DocumentChunked,
+    DocumentIndexed,
+    Evaluation,
+    Event,
+    Feedback,
+    InferenceRequest,
+    Outcome,
+    Prediction,
+    RequestAccepted,
+    RequestEmbedded,
+    ScalingDecision,
+)
+
+__all__ = [
+    "CONSUMED",
+    "EVENT_OF",
+    "MAX_MESSAGE_BYTES",
+    "Topic",
+    "all_topic_names",
+    "dlq_name",
+    "ensure_topics",
+    "topic_name",
+]
+
+# Documents travel whole with their chunks; give them room beyond Kafka's 1 MB default.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+class Topic(StrEnum):
+    """The logical topics of DESIGN.md; `topic_name` turns one into a Kafka topic."""
+
+    DOCUMENTS = "documents"
+    CHUNKS = "chunks"
+    INDEXED = "indexed"
+    REQUESTS = "requests"
+    REQUESTS_ACCEPTED = "requests.accepted"
+    REQUESTS_EMBEDDED = "requests.embedded"
+    PREDICTIONS = "predictions"
+    FEEDBACK = "feedback"
+    OUTCOMES = "outcomes"
+    EVALUATIONS = "evaluations"
+    SCALING = "scaling"
+
+
+EVENT_OF: dict[Topic, type[Event]] = {
+    Topic.DOCUMENTS: DocumentChanged,
+    Topic.CHUNKS: DocumentChunked,
+    Topic.INDEXED: DocumentIndexed,
+    Topic.REQUESTS: InferenceRequest,
+    Topic.REQUESTS_ACCEPTED: RequestAccepted,
+    Topic.REQUESTS_EMBEDDED: RequestEmbedded,
+    Topic.PREDICTIONS: Prediction,
+    Topic.FEEDBACK: Feedback,
+    Topic.OUTCOMES: Outcome,
+    Topic.EVALUATIONS: Evaluation,
+    Topic.SCALING: ScalingDecision,
+}
+
+# Topics some pillars service consumes: each gets a dead-letter topic.
+CONSUMED: frozenset[Topic] = frozenset(
+    {
+        Topic.DOCUMENTS,
+        Topic.CHUNKS,
+        Topic.REQUESTS,
+        Topic.REQUESTS_ACCEPTED,
+        Topic.REQUESTS_EMBEDDED,
+        Topic.PREDICTIONS,
+        Topic.FEEDBACK,
+    }
+)
+
+
+def topic_name(topic: Topic, prefix: str = "pillars") -> str:
+    """Return the Kafka topic for `topic`, e.g. `pillars.requests.accepted.v1`."""
+    return f"{prefix}.{topic.value}.v1"
+
+
+def dlq_name(kafka_topic: str) -> str:
+    """Return the dead-letter topic of a consumed Kafka topic."""
+    return f"{kafka_topic}.dlq"
+
+
+def all_topic_names(prefix: str) -> list[str]:
+    """Return every Kafka topic pillars uses, dead-letter topics included."""
+    names = [topic_name(t, prefix) for t in Topic]
+    return names + [dlq_name(topic_name(t, prefix)) for t in Topic if t in CONSUMED]
+
+
+async def ensure_topics(
+    bootstrap_servers: str, prefix: str, partitions: int, replication_factor: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet and return the names it created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in all_topic_names(prefix) if n not in existing]
+        if not missing:
+            return []
+        new = [
+            NewTopic(
+                name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+            )
+            for name in missing
+        ]
+        # Another process may create them at the same moment: that is the goal too.
+        with contextlib.suppress(TopicAlreadyExistsError):
+            await admin.create_topics(new)
+        return missing
+    finally:
+        await admin.close()

@@ -1,0 +1,119 @@
+"""In-memory implementations of the services' ports, for unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from services.embedding.ports import VersionApplied
+from services.evaluator.ports import PredictionScore, VariantTotals
+from services.feedback.ports import KnownPrediction
+from shared.events import DocumentChunked, ModelRef, RetrievedChunk
+
+
+class FakeEncoder:
+    """Deterministic bag-of-words vectors: texts sharing words are similar."""
+
+    model = ModelRef(name="fake-bow", version="1")
+
+    def __init__(self, dimension: int = 32) -> None:
+        self.dimension = dimension
+        self.calls: list[list[str]] = []
+
+    async def encode(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        return [self.vector(t) for t in texts]
+
+    def vector(self, text: str) -> list[float]:
+        v = [0.0] * self.dimension
+        for word in text.lower().split():
+            v[int(hashlib.sha256(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norm = math.sqrt(sum(x * x for x in v)) or 1.0
+        return [x / norm for x in v]
+
+
+@dataclass
+class StoredChunk:
+    tenant: str
+    document_id: str
+    version: int
+    text: str
+    vector: list[float]
+
+
+@dataclass
+class InMemoryIndex:
+    """ChunkStore and Retriever over one dict, like the pgvector tables."""
+
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    chunks: dict[uuid.UUID, StoredChunk] = field(default_factory=dict)
+
+    async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
+        return {c.chunk_id for c in doc.chunks if c.chunk_id in self.chunks}
+
+    async def apply_version(
+        self, doc: DocumentChunked, vectors: dict[uuid.UUID, list[float]]
+    ) -> VersionApplied:
+        key = (doc.tenant, doc.document_id)
+        if self.versions.get(key, -1) > doc.version:
+            return VersionApplied(stale=True, written=0, removed=0)
+        self.versions[key] = doc.version
+        keep = {c.chunk_id for c in doc.chunks}
+        gone = [
+            cid
+            for cid, c in self.chunks.items()
+            if (c.tenant, c.document_id) == key and cid not in keep
+        ]
+        for cid in gone:
+            del self.chunks[cid]
+        written = 0
+        for c in doc.chunks:
+            if c.chunk_id in vectors and c.chunk_id not in self.chunks:
+                self.chunks[c.chunk_id] = StoredChunk(
+                    doc.tenant, doc.document_id, doc.version, c.text, vectors[c.chunk_id]
+                )
+                written += 1
+        return VersionApplied(stale=False, written=written, removed=len(gone))
+
+    async def nearest(self, tenant: str, vector: Sequence[float], k: int) -> list[RetrievedChunk]:
+        scored = [
+            (sum(a * b for a, b in zip(vector, c.vector, strict=True)), cid, c)
+            for cid, c in self.chunks.items()
+            if c.tenant == tenant
+        ]
+        scored.sort(key=lambda item: item[0], reverse=True)
+        return [
+            RetrievedChunk(chunk_id=cid, document_id=c.document_id, text=c.text, score=score)
+            for score, cid, c in scored[:k]
+        ]
+
+
+@dataclass
+class InMemoryScoreBook:
+    scores: dict[tuple[str, str], PredictionScore] = field(default_factory=dict)
+
+    async def record(self, score: PredictionScore) -> VariantTotals:
+        self.scores.setdefault((score.tenant, score.request_id), score)
+        same = [
+            s
+            for s in self.scores.values()
+            if (s.experiment, s.variant) == (score.experiment, score.variant)
+        ]
+        return VariantTotals(
+            predictions=len(same),
+            mean_relevance=sum(s.retrieval_relevance for s in same) / len(same),
+        )
+
+
+@dataclass
+class InMemoryLedger:
+    known: dict[tuple[str, str], KnownPrediction] = field(default_factory=dict)
+
+    async def remember(self, prediction: KnownPrediction) -> None:
+        self.known.setdefault((prediction.tenant, prediction.request_id), prediction)
+
+    async def find(self, tenant: str, request_id: str) -> KnownPrediction | None:
+        return self.known.get((tenant, request_id))

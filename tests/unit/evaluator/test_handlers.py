@@ -1,0 +1,51 @@
+import uuid
+
+from services.evaluator.handlers import evaluate_prediction
+from shared.events import ModelRef, Prediction, RetrievedChunk, utcnow
+from tests.fakes import InMemoryScoreBook
+
+MODEL = ModelRef(name="m", version="1")
+
+
+def prediction(request_id: str, scores: list[float], variant: str = "a") -> Prediction:
+    return Prediction(
+        tenant="acme",
+        request_id=request_id,
+        query="q",
+        experiment="e",
+        variant=variant,
+        answer="x",
+        sources=[
+            RetrievedChunk(chunk_id=uuid.uuid4(), document_id="d", text="t", score=s)
+            for s in scores
+        ],
+        model=MODEL,
+        embedding_model=MODEL,
+        request_occurred_at=utcnow(),
+        stages=[],
+    )
+
+
+async def test_relevance_and_per_arm_totals() -> None:
+    book = InMemoryScoreBook()
+    first = await evaluate_prediction(prediction("r1", [0.8, 0.4]), book=book)
+    second = await evaluate_prediction(prediction("r2", [0.2]), book=book)
+    other = await evaluate_prediction(prediction("r3", [0.9], variant="b"), book=book)
+    assert abs(first.retrieval_relevance - 0.6) < 1e-9
+    assert first.top_score == 0.8
+    assert second.variant_predictions == 2
+    assert abs(second.variant_mean_relevance - 0.4) < 1e-9
+    assert other.variant_predictions == 1
+
+
+async def test_replayed_prediction_counts_once() -> None:
+    book = InMemoryScoreBook()
+    p = prediction("r1", [0.5])
+    await evaluate_prediction(p, book=book)
+    again = await evaluate_prediction(p, book=book)
+    assert again.variant_predictions == 1
+
+
+async def test_no_sources_scores_zero() -> None:
+    evaluation = await evaluate_prediction(prediction("r1", []), book=InMemoryScoreBook())
+    assert evaluation.retrieval_relevance == 0.0 and evaluation.top_score == 0.0

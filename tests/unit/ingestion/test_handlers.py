@@ -1,0 +1,59 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from services.ingestion.config import Arm, Experiment
+from services.ingestion.handlers import accept_request, chunk_document
+from shared.deadletter import Rejected
+from shared.events import DocumentChanged, InferenceRequest
+
+TEXT = "First paragraph about JSON.\n\nSecond paragraph about paths. " * 20
+
+
+def chunk(event: DocumentChanged, max_bytes: int = 10_000):
+    return chunk_document(event, chunk_size=200, overlap=40, max_bytes=max_bytes)
+
+
+def test_upsert_becomes_chunks_with_deterministic_ids() -> None:
+    doc = DocumentChanged(tenant="acme", document_id="d1", text=TEXT, version=2)
+    first, again = chunk(doc), chunk(doc.model_copy(update={"event_id": doc.event_id}))
+    assert len(first.chunks) > 1
+    assert [c.chunk_id for c in first.chunks] == [c.chunk_id for c in again.chunks]
+    assert all(len(c.text) <= 200 for c in first.chunks)
+    assert first.version == 2 and first.source_occurred_at == doc.occurred_at
+
+
+def test_changed_text_changes_chunk_ids_and_other_tenant_too() -> None:
+    base = chunk(DocumentChanged(tenant="acme", document_id="d1", text="Alpha beta."))
+    edited = chunk(DocumentChanged(tenant="acme", document_id="d1", text="Alpha gamma."))
+    other = chunk(DocumentChanged(tenant="other", document_id="d1", text="Alpha beta."))
+    assert base.chunks[0].chunk_id != edited.chunks[0].chunk_id
+    assert base.chunks[0].chunk_id != other.chunks[0].chunk_id
+
+
+def test_delete_carries_no_chunks() -> None:
+    out = chunk(DocumentChanged(tenant="acme", document_id="d1", op="delete", version=3))
+    assert out.deleted and out.chunks == [] and out.version == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "reason"),
+    [("   \n\n  ", 10_000, "no text"), ("x" * 101, 100, "over the 100-byte limit")],
+)
+def test_empty_or_oversized_documents_are_rejected(text: str, limit: int, reason: str) -> None:
+    with pytest.raises(Rejected, match=reason):
+        chunk(DocumentChanged(tenant="acme", document_id="d1", text=text), max_bytes=limit)
+
+
+def test_request_gets_a_stable_arm_per_user() -> None:
+    experiment = Experiment(
+        name="exp", salt="s", arms=[Arm(name="a", weight=1, top_k=2), Arm(name="b", weight=1)]
+    )
+    clock = iter([datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)])
+    request = InferenceRequest(tenant="acme", request_id="r1", query="q?", user_id="u7")
+    accepted = accept_request(request, experiment=experiment, clock=lambda: next(clock))
+    again = accept_request(request, experiment=experiment)
+    assert accepted.variant == again.variant and accepted.experiment == "exp"
+    assert accepted.event_id == again.event_id  # replay-safe
+    assert accepted.stages[0].duration_ms == 1000
+    assert accepted.top_k == (2 if accepted.variant == "a" else 3)

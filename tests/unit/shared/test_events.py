@@ -1,0 +1,44 @@
+import pytest
+from pydantic import ValidationError
+
+from shared.cloudevents import ce_headers
+from shared.events import DocumentChanged, InferenceRequest
+from shared.topics import Topic, all_topic_names, dlq_name, topic_name
+
+
+def test_unknown_fields_are_ignored() -> None:
+    event = InferenceRequest.model_validate_json(
+        '{"tenant": "acme", "request_id": "r1", "query": "q?", "added_in_v1_1": true}'
+    )
+    assert event.request_id == "r1" and event.schema_version == 1
+
+
+@pytest.mark.parametrize("tenant", ["", "Acme", "a b", "x" * 64, "-lead"])
+def test_bad_tenants_are_refused(tenant: str) -> None:
+    with pytest.raises(ValidationError, match="tenant"):
+        DocumentChanged(tenant=tenant, document_id="d1", text="t")
+
+
+def test_ids_must_be_present_and_path_free() -> None:
+    with pytest.raises(ValidationError, match="document_id"):
+        DocumentChanged.model_validate({"tenant": "acme", "text": "t"})
+    with pytest.raises(ValidationError, match="document_id"):
+        DocumentChanged(tenant="acme", document_id="a/b", text="t")
+
+
+def test_key_and_cloudevents_headers() -> None:
+    event = InferenceRequest(tenant="acme", request_id="r1", query="q")
+    headers = ce_headers(event, "/crm")
+    assert event.message_key == b"acme/r1"
+    assert headers["ce_id"] == str(event.event_id)
+    assert headers["ce_type"] == "dev.pillars.InferenceRequest.v1"
+    assert headers["ce_specversion"] == "1.0" and headers["ce_source"] == "/crm"
+    assert headers["ce_time"] == event.occurred_at.isoformat()
+
+
+def test_topic_names_and_dead_letter_topics() -> None:
+    assert topic_name(Topic.REQUESTS_ACCEPTED, "acme") == "acme.requests.accepted.v1"
+    names = all_topic_names("pillars")
+    assert dlq_name("pillars.documents.v1") in names
+    assert "pillars.scaling.v1.dlq" not in names  # nobody consumes it
+    assert len(names) == len(Topic) + 7
