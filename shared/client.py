@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from shared.cloudevents import ce_headers
 from shared.events import Event
-from shared.topics import EVENT_OF, MAX_MESSAGE_BYTES, Topic, topic_name
+from shared.topics import EVENT_OF, MAX_MESSAGE_BYTES, Topic, dlq_name, topic_name
 
 __all__ = ["PillarsClient", "Watch"]
 
@@ -24,9 +24,7 @@ class Watch:
         self._consumer = consumer
         self._model = EVENT_OF[topic]
 
-    async def collect(
-        self, done: Callable[[list[Event]], bool], timeout_s: float
-    ) -> list[Event]:
+    async def collect(self, done: Callable[[list[Event]], bool], timeout_s: float) -> list[Event]:
         """Gather events until `done(events)` holds; raise TimeoutError after `timeout_s`."""
         events: list[Event] = []
         async with asyncio.timeout(timeout_s):
@@ -81,9 +79,43 @@ class PillarsClient:
         assert self._producer is not None, "use `async with PillarsClient(...)`"
         await self._producer.send_and_wait(topic_name(topic, self._prefix), value, key=key)
 
+    async def dead_letters(self, topic: Topic) -> list[ConsumerRecord[bytes, bytes]]:
+        """Return every record in `topic`'s dead-letter topic, oldest first per partition."""
+        name = dlq_name(topic_name(topic, self._prefix))
+        consumer, partitions = await self._assigned_consumer(name)
+        try:
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            found: list[ConsumerRecord[bytes, bytes]] = []
+            while any(
+                position < ends[tp]
+                for tp, position in [(tp, await consumer.position(tp)) for tp in partitions]
+            ):
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    found.extend(records)
+            return found
+        finally:
+            await consumer.stop()
+
     async def watch(self, topic: Topic) -> Watch:
         """Start watching `topic` from its current end; events published after this are seen."""
-        name = topic_name(topic, self._prefix)
+        consumer, partitions = await self._assigned_consumer(topic_name(topic, self._prefix))
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await consumer.position(tp)  # resolve now, so later events are not skipped
+        return Watch(consumer, topic)
+
+    async def _assigned_consumer(self, name: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+        """Return a group-less consumer assigned every partition of topic `name`."""
+        assert self._producer is not None, "use `async with PillarsClient(...)`"
+        try:
+            async with asyncio.timeout(30):
+                numbers = await self._producer.partitions_for(name)
+        except TimeoutError:
+            raise RuntimeError(
+                f"topic {name} does not exist: has `pillars up` created it?"
+            ) from None
+        partitions = [TopicPartition(name, p) for p in sorted(numbers)]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             group_id=None,
@@ -91,13 +123,5 @@ class PillarsClient:
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
         )
         await consumer.start()
-        await consumer.topics()  # load the cluster's metadata so the topic's partitions are known
-        partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        if not partitions:
-            await consumer.stop()
-            raise RuntimeError(f"topic {name} does not exist: has `pillars up` created it?")
         consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for tp in partitions:
-            await consumer.position(tp)  # resolve now, so later events are not skipped
-        return Watch(consumer, topic)
+        return consumer, partitions

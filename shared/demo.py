@@ -34,9 +34,9 @@ DEMO_QUESTIONS = (
 )
 
 
-def demo_documents(tenant: str = TENANT, modules: tuple[str, ...] = DEMO_MODULES) -> list[
-    DocumentChanged
-]:
+def demo_documents(
+    tenant: str = TENANT, modules: tuple[str, ...] = DEMO_MODULES
+) -> list[DocumentChanged]:
     """Return one document per module: its docstring and those of its public names."""
     documents = []
     for name in modules:
@@ -104,15 +104,18 @@ def _ids(events: list[Event], tenant: str, kind: type[Event], field: str) -> set
 def format_prediction(prediction: Prediction) -> str:
     """Return a prediction as a few readable lines for the terminal."""
     answer = " ".join(prediction.answer.split())
+    e2e_ms = (prediction.occurred_at - prediction.request_occurred_at).total_seconds() * 1000
     lines = [
         f"Q: {prediction.query}",
         f"A: {answer[:300]}{'...' if len(answer) > 300 else ''}",
         "   sources: "
-        + ", ".join(f"{s.document_id}#{str(s.chunk_id)[:8]} ({s.score:.3f})" for s in prediction.sources),
+        + ", ".join(
+            f"{s.document_id}#{str(s.chunk_id)[:8]} ({s.score:.3f})" for s in prediction.sources
+        ),
         f"   variant: {prediction.experiment}/{prediction.variant}   "
         f"model: {prediction.model.name}   trace: {prediction.trace_id}",
         "   stages: "
         + "  ".join(f"{s.service} {s.duration_ms:.1f} ms" for s in prediction.stages)
-        + f"   end-to-end {(prediction.occurred_at - prediction.request_occurred_at).total_seconds() * 1000:.0f} ms",
+        + f"   end-to-end {e2e_ms:.0f} ms",
     ]
     return "\n".join(lines)

@@ -53,7 +53,7 @@ def _dump(obj: Any) -> str:
 
 
 def write_schemas(out: Path, *, check: bool = False) -> list[str]:
-    """Write the generated files under `out` (or only compare, with `check`); return what differs."""
+    """Write the generated files under `out` (or only compare); return the ones that differ."""
     changed = []
     for relative, text in render_schemas().items():
         path = out / relative

@@ -15,7 +15,8 @@ async def test_index_encodes_once_and_reingest_writes_nothing() -> None:
     [first] = await index_documents([doc], encoder=encoder, store=index)
     [second] = await index_documents([doc], encoder=encoder, store=index)
     assert first.chunks_written == len(doc.chunks) > 1
-    assert second.chunks_written == 0 and second.chunks_removed == 0
+    assert second.chunks_written == 0
+    assert second.chunks_removed == 0
     assert encoder.calls[1] == []  # nothing re-encoded
     assert first.searchable_at >= first.source_occurred_at
 
@@ -25,7 +26,8 @@ async def test_new_version_replaces_and_older_version_is_stale() -> None:
     await index_documents([chunked("old text here", 1)], encoder=FakeEncoder(), store=index)
     [new] = await index_documents([chunked("new text now", 3)], encoder=FakeEncoder(), store=index)
     [late] = await index_documents([chunked("older text", 2)], encoder=FakeEncoder(), store=index)
-    assert new.chunks_removed == 1 and late.stale
+    assert new.chunks_removed == 1
+    assert late.stale
     assert [c.text for c in index.chunks.values()] == ["new text now"]
 
 
@@ -35,7 +37,9 @@ async def test_delete_removes_every_chunk() -> None:
     [gone] = await index_documents(
         [chunked("", 2, op="delete")], encoder=FakeEncoder(), store=index
     )
-    assert gone.deleted and gone.chunks_removed > 1 and index.chunks == {}
+    assert gone.deleted
+    assert gone.chunks_removed > 1
+    assert index.chunks == {}
 
 
 async def test_batch_encodes_all_documents_in_one_call() -> None:

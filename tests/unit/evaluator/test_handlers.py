@@ -48,4 +48,5 @@ async def test_replayed_prediction_counts_once() -> None:
 
 async def test_no_sources_scores_zero() -> None:
     evaluation = await evaluate_prediction(prediction("r1", []), book=InMemoryScoreBook())
-    assert evaluation.retrieval_relevance == 0.0 and evaluation.top_score == 0.0
+    assert evaluation.retrieval_relevance == 0.0
+    assert evaluation.top_score == 0.0

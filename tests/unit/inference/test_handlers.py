@@ -40,13 +40,16 @@ async def test_answer_is_the_best_passage_with_provenance() -> None:
         embedded("json dumps objects"), retriever=index, trace_id="ab" * 16
     )
     assert prediction.answer == "json dumps serializes objects"
-    assert prediction.sources[0].document_id == "d1" and len(prediction.sources) == 2
+    assert prediction.sources[0].document_id == "d1"
+    assert len(prediction.sources) == 2
     assert prediction.sources[0].score >= prediction.sources[1].score
-    assert prediction.trace_id == "ab" * 16 and prediction.variant == "a"
+    assert prediction.trace_id == "ab" * 16
+    assert prediction.variant == "a"
     assert [s.service for s in prediction.stages] == ["inference"]
 
 
 async def test_other_tenants_passages_are_never_returned() -> None:
     index = await indexed("json dumps serializes objects", tenant="other")
     prediction = await answer_request(embedded("json dumps"), retriever=index)
-    assert prediction.sources == [] and prediction.answer == NO_ANSWER
+    assert prediction.sources == []
+    assert prediction.answer == NO_ANSWER

@@ -1,3 +1,5 @@
+import itertools
+
 from services.ingestion.chunking import split_passages
 
 
@@ -6,7 +8,7 @@ def test_passages_respect_size_and_overlap_on_word_boundaries() -> None:
     passages = split_passages(text, size=120, overlap=30)
     assert all(len(p) <= 120 for p in passages)
     assert len(passages) > 10
-    for previous, current in zip(passages, passages[1:], strict=False):
+    for previous, current in itertools.pairwise(passages):
         assert current.split()[0] in previous  # starts with the previous passage's tail
 
 

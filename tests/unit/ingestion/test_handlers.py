@@ -20,7 +20,8 @@ def test_upsert_becomes_chunks_with_deterministic_ids() -> None:
     assert len(first.chunks) > 1
     assert [c.chunk_id for c in first.chunks] == [c.chunk_id for c in again.chunks]
     assert all(len(c.text) <= 200 for c in first.chunks)
-    assert first.version == 2 and first.source_occurred_at == doc.occurred_at
+    assert first.version == 2
+    assert first.source_occurred_at == doc.occurred_at
 
 
 def test_changed_text_changes_chunk_ids_and_other_tenant_too() -> None:
@@ -33,7 +34,9 @@ def test_changed_text_changes_chunk_ids_and_other_tenant_too() -> None:
 
 def test_delete_carries_no_chunks() -> None:
     out = chunk(DocumentChanged(tenant="acme", document_id="d1", op="delete", version=3))
-    assert out.deleted and out.chunks == [] and out.version == 3
+    assert out.deleted
+    assert out.chunks == []
+    assert out.version == 3
 
 
 @pytest.mark.parametrize(
@@ -53,7 +56,8 @@ def test_request_gets_a_stable_arm_per_user() -> None:
     request = InferenceRequest(tenant="acme", request_id="r1", query="q?", user_id="u7")
     accepted = accept_request(request, experiment=experiment, clock=lambda: next(clock))
     again = accept_request(request, experiment=experiment)
-    assert accepted.variant == again.variant and accepted.experiment == "exp"
+    assert accepted.variant == again.variant
+    assert accepted.experiment == "exp"
     assert accepted.event_id == again.event_id  # replay-safe
     assert accepted.stages[0].duration_ms == 1000
     assert accepted.top_k == (2 if accepted.variant == "a" else 3)

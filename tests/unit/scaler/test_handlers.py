@@ -7,7 +7,9 @@ POLICY = LagPolicy(lag_per_replica=100, minimum=1, maximum=8)
 
 
 def lag(value: int, partitions: int = 3, members: int = 1, topic: str = "t") -> GroupLag:
-    return GroupLag(group=f"g.{topic}", topic=topic, partitions=partitions, lag=value, members=members)
+    return GroupLag(
+        group=f"g.{topic}", topic=topic, partitions=partitions, lag=value, members=members
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
 import asyncpg
+import pytest
 from pydantic import ValidationError
 
 from shared.deadletter import Rejected, describe, is_transient
@@ -10,8 +11,11 @@ def test_transient_errors_are_retried_and_bad_input_is_not() -> None:
     assert is_transient(asyncpg.CannotConnectNowError())
     assert not is_transient(Rejected("empty document"))
     assert not is_transient(KeyError("bug"))
-    try:
+
+
+def test_validation_errors_are_dead_lettered_with_a_one_line_reason() -> None:
+    with pytest.raises(ValidationError) as caught:
         InferenceRequest.model_validate({"tenant": "acme"})
-    except ValidationError as exc:
-        assert not is_transient(exc)
-        assert "request_id" in describe(exc) and "\n" not in describe(exc)
+    assert not is_transient(caught.value)
+    assert "request_id" in describe(caught.value)
+    assert "\n" not in describe(caught.value)

@@ -10,7 +10,8 @@ def test_unknown_fields_are_ignored() -> None:
     event = InferenceRequest.model_validate_json(
         '{"tenant": "acme", "request_id": "r1", "query": "q?", "added_in_v1_1": true}'
     )
-    assert event.request_id == "r1" and event.schema_version == 1
+    assert event.request_id == "r1"
+    assert event.schema_version == 1
 
 
 @pytest.mark.parametrize("tenant", ["", "Acme", "a b", "x" * 64, "-lead"])
@@ -32,7 +33,8 @@ def test_key_and_cloudevents_headers() -> None:
     assert event.message_key == b"acme/r1"
     assert headers["ce_id"] == str(event.event_id)
     assert headers["ce_type"] == "dev.pillars.InferenceRequest.v1"
-    assert headers["ce_specversion"] == "1.0" and headers["ce_source"] == "/crm"
+    assert headers["ce_specversion"] == "1.0"
+    assert headers["ce_source"] == "/crm"
     assert headers["ce_time"] == event.occurred_at.isoformat()
 
 

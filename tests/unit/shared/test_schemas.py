@@ -7,7 +7,11 @@ SCHEMAS = Path(__file__).parents[3] / "schemas"
 
 def test_committed_schemas_match_the_code() -> None:
     rendered = render_schemas()
-    stale = [p for p, text in rendered.items() if not (SCHEMAS / p).exists() or (SCHEMAS / p).read_text() != text]
+    stale = [
+        p
+        for p, text in rendered.items()
+        if not (SCHEMAS / p).exists() or (SCHEMAS / p).read_text() != text
+    ]
     extra = {str(p.relative_to(SCHEMAS)) for p in SCHEMAS.rglob("*.json")} - set(rendered)
     assert not stale, f"schemas/ is out of date, run `pillars schemas`: {stale}"
     assert not extra, f"schemas/ has files the code no longer generates: {extra}"

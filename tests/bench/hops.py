@@ -1,0 +1,197 @@
+"""Per-hop and end-to-end latency of the request chain, against a raw Kafka hop baseline.
+
+Usage: python tests/bench/hops.py [--requests N] [--rate R]
+
+Uses the platform `pillars up` runs (or PILLARS_KAFKA_BOOTSTRAP_SERVERS /
+PILLARS_DATABASE_URL); with none running, it starts one in a temporary data
+directory. Hop latencies come from the events' own timestamps. The baseline,
+measured in the same run, is one plain aiokafka produce -> consume hop over the
+same broker plus one raw `SentenceTransformer.encode` of a query: the chain
+cannot beat three Kafka hops plus one encode. Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.client import PillarsClient
+from shared.demo import demo_documents
+from shared.events import DocumentIndexed, Event, InferenceRequest
+from shared.runtime.stack import Endpoints, Stack, read_endpoints
+from shared.settings import PillarsSettings
+from shared.topics import Topic, topic_name
+
+QUESTIONS = [
+    "How do I serialize an object to JSON?",
+    "How can I count hashable items?",
+    "How do I parse command line options?",
+    "How do I read a CSV file?",
+    "How can I cache the results of a function?",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def kafka_hop_ms(bootstrap: str, samples: int = 200) -> list[float]:
+    """Latency of one produce -> consume hop with plain aiokafka on a scratch topic."""
+    topic = topic_name(Topic.SCALING)  # exists everywhere; only our own keys are timed
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await consumer.start()
+    await producer.start()
+    await consumer.seek_to_end()
+    marker = uuid.uuid4().hex.encode()
+    latencies = []
+    try:
+        for i in range(samples):
+            sent = time.perf_counter()
+            await producer.send_and_wait(topic, b"{}", key=marker + str(i).encode())
+            async for record in consumer:
+                if record.key == marker + str(i).encode():
+                    latencies.append((time.perf_counter() - sent) * 1000)
+                    break
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return latencies
+
+
+def encode_ms(samples: int = 50) -> list[float]:
+    """Latency of one raw query encode with the same model the embedding service runs."""
+    from services.embedding.adapters.sentence_encoder import SentenceEncoder, packaged_model_path
+
+    encoder = SentenceEncoder(packaged_model_path(), batch_size=16, threads=2)
+    encoder.encode_sync(["warm up"])
+    out = []
+    for i in range(samples):
+        started = time.perf_counter()
+        encoder.encode_sync([QUESTIONS[i % len(QUESTIONS)]])
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def run_chain(endpoints: Endpoints, requests: int, rate: float) -> dict[str, list[float]]:
+    tenant = f"bench{uuid.uuid4().hex[:8]}"
+    async with PillarsClient(endpoints.kafka_bootstrap_servers, source="/bench") as client:
+        indexed = await client.watch(Topic.INDEXED)
+        for doc in demo_documents(tenant):
+            await client.publish(Topic.DOCUMENTS, doc)
+        await indexed.collect(
+            lambda evs: (
+                sum(isinstance(e, DocumentIndexed) and e.tenant == tenant for e in evs) >= 7
+            ),
+            300,
+        )
+        await indexed.stop()
+        watches = {
+            t: await client.watch(t)
+            for t in (
+                Topic.REQUESTS_ACCEPTED,
+                Topic.REQUESTS_EMBEDDED,
+                Topic.PREDICTIONS,
+                Topic.EVALUATIONS,
+            )
+        }
+        sent: dict[str, InferenceRequest] = {}
+        started = time.perf_counter()
+        for i in range(requests):
+            request = InferenceRequest(
+                tenant=tenant,
+                request_id=f"b{i}",
+                query=QUESTIONS[i % len(QUESTIONS)],
+                user_id=f"u{i}",
+            )
+            sent[request.request_id] = request
+            await client.publish(Topic.REQUESTS, request)
+            await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
+        found: dict[Topic, dict[str, Event]] = {}
+        for topic, watch in watches.items():
+            events = await watch.collect(
+                lambda evs: sum(getattr(e, "tenant", "") == tenant for e in evs) >= requests, 300
+            )
+            found[topic] = {e.request_id: e for e in events if e.tenant == tenant}
+            await watch.stop()
+    hops: dict[str, list[float]] = {
+        k: [] for k in ("ingestion", "embedding", "inference", "evaluator", "e2e")
+    }
+    for rid, request in sent.items():
+        accepted = found[Topic.REQUESTS_ACCEPTED][rid]
+        embedded = found[Topic.REQUESTS_EMBEDDED][rid]
+        prediction = found[Topic.PREDICTIONS][rid]
+        evaluation = found[Topic.EVALUATIONS][rid]
+
+        def ms(a: Event, b: Event) -> float:
+            return (b.occurred_at - a.occurred_at).total_seconds() * 1000
+
+        hops["ingestion"].append(ms(request, accepted))
+        hops["embedding"].append(ms(accepted, embedded))
+        hops["inference"].append(ms(embedded, prediction))
+        hops["evaluator"].append(ms(prediction, evaluation))
+        hops["e2e"].append(ms(request, prediction))
+    return hops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=10.0, help="requests per second")
+    args = parser.parse_args()
+    settings = PillarsSettings()
+    stack: Stack | None = None
+    try:
+        endpoints = read_endpoints(settings)
+        print(f"using the running platform at {endpoints.kafka_bootstrap_servers}")
+    except RuntimeError:
+        stack = Stack(PillarsSettings(data_dir=Path(tempfile.mkdtemp(prefix="pillars-bench-"))))
+        endpoints = stack.start_infrastructure()
+        stack.start_services()
+        print(f"started a platform in {stack.data_dir}")
+    try:
+        hops = asyncio.run(run_chain(endpoints, args.requests, args.rate))
+        kafka = asyncio.run(kafka_hop_ms(endpoints.kafka_bootstrap_servers))
+    finally:
+        if stack is not None:
+            stack.stop()
+    encode = encode_ms()
+    baseline_p50 = 3 * statistics.median(kafka) + statistics.median(encode)
+    figures = {
+        "requests": args.requests,
+        "rate_per_s": args.rate,
+        "e2e_p50_ms": round(pct(hops["e2e"], 50), 1),
+        "e2e_p99_ms": round(pct(hops["e2e"], 99), 1),
+        "hops": {
+            hop: {"p50_ms": round(pct(v, 50), 1), "p99_ms": round(pct(v, 99), 1)}
+            for hop, v in hops.items()
+            if hop != "e2e"
+        },
+        "baseline": {
+            "kafka_hop_p50_ms": round(statistics.median(kafka), 2),
+            "kafka_hop_p99_ms": round(pct(kafka, 99), 2),
+            "encode_query_p50_ms": round(statistics.median(encode), 2),
+            "floor_p50_ms": round(baseline_p50, 1),
+        },
+        "ratio": round(pct(hops["e2e"], 50) / baseline_p50, 2),
+    }
+    for hop, f in figures["hops"].items():  # type: ignore[union-attr]
+        print(f"{hop:<10} p50 {f['p50_ms']:>8.1f} ms   p99 {f['p99_ms']:>8.1f} ms")
+    print(
+        f"end-to-end p50 {figures['e2e_p50_ms']} ms, p99 {figures['e2e_p99_ms']} ms; floor "
+        f"(3 raw Kafka hops + 1 raw encode) {baseline_p50:.1f} ms; ratio {figures['ratio']}"
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The e2e tier runs the real `pillars up` command and talks to what it started."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from aiokafka.errors import KafkaError
+
+from services.scaler.adapters.kafka_lag import KafkaLagProbe
+from services.scaler.config import DEFAULT_WATCH
+from shared.client import PillarsClient
+from shared.runtime.stack import Endpoints
+from tests.otlp_receiver import OtlpReceiver
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+@dataclass
+class RunningPlatform:
+    """A `pillars up` process and where its Kafka and Postgres listen."""
+
+    process: subprocess.Popen[str]
+    data_dir: Path
+    endpoints: Endpoints
+    services: list[psutil.Process]
+
+    def cli(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run another `pillars` command against this platform."""
+        return subprocess.run(
+            [sys.executable, "-m", "shared.cli", "--data-dir", str(self.data_dir), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=_clean_env(),
+        )
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PILLARS_", "OTEL_"))}
+    return env | {"PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="session")
+def otlp() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
+) -> Iterator[RunningPlatform]:
+    """`pillars up` on embedded defaults, its spans exported to the test's OTLP receiver."""
+    data_dir = tmp_path_factory.mktemp("pillars-up")
+    env = _clean_env() | {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "PILLARS_SCALER_INTERVAL_S": "2",
+        "PILLARS_FEEDBACK_WAIT_S": "5",
+    }
+    output = data_dir / "pillars-up.out"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "--data-dir", str(data_dir), "up"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+    try:
+        _wait_for_line(process, output, "pillars is up", timeout_s=300)
+        recorded = json.loads((data_dir / "endpoints.json").read_text())
+        endpoints = Endpoints(recorded["kafka_bootstrap_servers"], recorded["database_url"])
+        asyncio.run(_wait_for_consumers(endpoints.kafka_bootstrap_servers, output))
+        children = psutil.Process(process.pid).children(recursive=True)
+        services = [p for p in children if "services." in " ".join(p.cmdline())]
+        yield RunningPlatform(process, data_dir, endpoints, services)
+    finally:
+        everything = (
+            psutil.Process(process.pid).children(recursive=True) if process.poll() is None else []
+        )
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=120)
+        _, alive = psutil.wait_procs(everything, timeout=10)
+        orphans = [p for p in _processes_using(data_dir) if p.is_running()] + alive
+        for leftover in orphans:
+            leftover.kill()
+    assert code == 0, output.read_text()[-3000:]
+    assert not orphans, f"`pillars up` left processes behind: {orphans}"
+
+
+def _processes_using(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if str(data_dir) in " ".join(proc.info["cmdline"] or ()):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _wait_for_line(
+    process: subprocess.Popen[str], output: Path, line: str, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while line not in output.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"`pillars up` did not come up:\n{output.read_text()[-5000:]}")
+        time.sleep(0.5)
+
+
+async def _wait_for_consumers(bootstrap: str, output: Path, timeout_s: float = 240) -> None:
+    """Wait until every service's consumer groups have a member (the model loads first)."""
+    groups = [f"pillars.{s}.{t}" for s, topics in DEFAULT_WATCH.items() for t in topics]
+    probe = KafkaLagProbe(bootstrap)
+    await probe.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                waiting = [g for g in groups if not await probe.members(g)]
+            except KafkaError as exc:  # the group coordinator starts just after the broker
+                waiting = [str(exc)]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                logs = "\n".join(
+                    f"--- {log.name}\n{log.read_text()[-3000:]}"
+                    for log in sorted((output.parent / "logs").glob("*.log"))
+                )
+                raise RuntimeError(f"services not consuming yet: {waiting}\n{logs}")
+            await asyncio.sleep(1)
+    finally:
+        await probe.stop()
+
+
+@pytest.fixture
+async def client(platform: RunningPlatform) -> AsyncIterator[PillarsClient]:
+    async with PillarsClient(platform.endpoints.kafka_bootstrap_servers, source="/tests") as client:
+        yield client
+
+
+@pytest.fixture
+def endpoints(platform: RunningPlatform) -> Endpoints:
+    return platform.endpoints

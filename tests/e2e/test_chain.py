@@ -1,0 +1,222 @@
+"""The whole chain: six service processes, the real broker and database, one trace."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+
+import asyncpg
+
+from shared.client import PillarsClient
+from shared.demo import DEMO_QUESTIONS, demo_documents, run_demo
+from shared.events import (
+    Chunk,
+    DocumentChunked,
+    DocumentIndexed,
+    Evaluation,
+    Event,
+    Feedback,
+    InferenceRequest,
+    ModelRef,
+    Outcome,
+    Prediction,
+    RequestAccepted,
+    RequestEmbedded,
+    utcnow,
+)
+from shared.runtime.stack import Endpoints
+from shared.topics import Topic
+from tests.e2e.conftest import RunningPlatform
+from tests.otlp_receiver import OtlpReceiver
+
+CHAIN = {"pillars-ingestion", "pillars-embedding", "pillars-inference", "pillars-evaluator"}
+
+
+async def wait_for(topic: Topic, client: PillarsClient, send, match, timeout_s: float = 90):  # type: ignore[no-untyped-def]
+    """Start watching `topic`, run `send()`, return the first event that `match`es."""
+    watch = await client.watch(topic)
+    try:
+        await send()
+        events = await watch.collect(lambda evs: any(match(e) for e in evs), timeout_s)
+        return next(e for e in events if match(e))
+    finally:
+        await watch.stop()
+
+
+async def test_documents_and_question_become_a_traced_prediction(
+    client: PillarsClient, tenant: str, otlp: OtlpReceiver
+) -> None:
+    predictions = await run_demo(client, tenant=tenant, timeout_s=120)
+    for question, prediction in zip(DEMO_QUESTIONS, predictions, strict=True):
+        assert prediction.query == question.query
+        assert prediction.sources, prediction
+        assert prediction.sources[0].document_id == question.expected_document
+        assert prediction.answer == prediction.sources[0].text
+        assert [s.service for s in prediction.stages] == ["ingestion", "embedding", "inference"]
+        assert prediction.variant in {"top3", "top5"}
+        assert len(prediction.sources) == (3 if prediction.variant == "top3" else 5)
+
+    trace_id = predictions[0].trace_id
+    assert trace_id is not None
+    deadline = time.monotonic() + 30
+    while not otlp.services_by_trace().get(trace_id, set()) >= CHAIN:
+        assert time.monotonic() < deadline, otlp.services_by_trace().get(trace_id)
+        await asyncio.sleep(0.5)
+
+    # Feedback on it: an outcome with the prediction's arm, and a span linked to its trace.
+    first = predictions[0]
+    feedback = Feedback(
+        tenant=tenant, feedback_id="f1", request_id=first.request_id, kind="rating", value=5
+    )
+    outcome = await wait_for(
+        Topic.OUTCOMES,
+        client,
+        lambda: client.publish(Topic.FEEDBACK, feedback),
+        lambda e: isinstance(e, Outcome) and e.tenant == tenant,
+    )
+    assert (outcome.variant, outcome.value) == (first.variant, 5)
+    deadline = time.monotonic() + 30
+    while not any(trace_id in s.links for s in otlp.spans if s.service == "pillars-feedback"):
+        assert time.monotonic() < deadline, "no feedback span links to the prediction's trace"
+        await asyncio.sleep(0.5)
+
+
+async def test_resending_a_document_adds_no_chunks(
+    client: PillarsClient, tenant: str, endpoints: Endpoints
+) -> None:
+    [document] = demo_documents(tenant, ("csv",))
+
+    def indexed(e: Event) -> bool:
+        return isinstance(e, DocumentIndexed) and e.tenant == tenant
+
+    first = await wait_for(
+        Topic.INDEXED, client, lambda: client.publish(Topic.DOCUMENTS, document), indexed
+    )
+    again = await wait_for(
+        Topic.INDEXED, client, lambda: client.publish(Topic.DOCUMENTS, document), indexed
+    )
+    assert first.chunks_written > 1
+    assert (again.chunks_written, again.chunks_removed) == (0, 0)
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        count = await conn.fetchval("SELECT count(*) FROM pillars_chunks WHERE tenant = $1", tenant)
+    finally:
+        await conn.close()
+    assert count == first.chunks_written
+
+
+async def test_malformed_message_on_each_topic_is_dead_lettered_and_the_next_flows(
+    client: PillarsClient, tenant: str, endpoints: Endpoints, platform: RunningPlatform
+) -> None:
+    now = utcnow()
+    request = InferenceRequest(tenant=tenant, request_id="good", query="How do I write CSV rows?")
+    accepted = RequestAccepted(
+        **request.model_dump(exclude={"event_id", "request_id"}),
+        request_id="accepted",
+        experiment="e",
+        variant="top3",
+        top_k=3,
+        request_occurred_at=now,
+    )
+    embedded = RequestEmbedded(
+        **accepted.model_dump(exclude={"event_id", "request_id"}),
+        request_id="embedded",
+        query_vector=[1 / math.sqrt(384)] * 384,
+        embedding_model=ModelRef(name="m", version="1"),
+    )
+    prediction = Prediction(
+        tenant=tenant,
+        request_id="predicted",
+        query="q",
+        experiment="e",
+        variant="top3",
+        answer="a",
+        sources=[],
+        model=ModelRef(name="m", version="1"),
+        embedding_model=ModelRef(name="m", version="1"),
+        request_occurred_at=now,
+        stages=[],
+    )
+    chunked = DocumentChunked(
+        tenant=tenant,
+        document_id="direct",
+        chunks=[Chunk(chunk_id=uuid.uuid4(), index=0, text="written to chunks")],
+        version=1,
+        source_occurred_at=now,
+    )
+    [document] = demo_documents(tenant, ("functools",))
+    feedback = Feedback(tenant=tenant, feedback_id="fb", request_id="predicted", kind="click")
+
+    def by(kind: type[Event], key: str, value: str):  # type: ignore[no-untyped-def]
+        return lambda e: isinstance(e, kind) and e.tenant == tenant and getattr(e, key) == value
+
+    cases = [
+        (Topic.DOCUMENTS, document, Topic.INDEXED, by(DocumentIndexed, "document_id", "functools")),
+        (Topic.CHUNKS, chunked, Topic.INDEXED, by(DocumentIndexed, "document_id", "direct")),
+        (Topic.REQUESTS, request, Topic.PREDICTIONS, by(Prediction, "request_id", "good")),
+        (
+            Topic.REQUESTS_ACCEPTED,
+            accepted,
+            Topic.PREDICTIONS,
+            by(Prediction, "request_id", "accepted"),
+        ),
+        (
+            Topic.REQUESTS_EMBEDDED,
+            embedded,
+            Topic.PREDICTIONS,
+            by(Prediction, "request_id", "embedded"),
+        ),
+        (
+            Topic.PREDICTIONS,
+            prediction,
+            Topic.EVALUATIONS,
+            by(Evaluation, "request_id", "predicted"),
+        ),
+        (Topic.FEEDBACK, feedback, Topic.OUTCOMES, by(Outcome, "feedback_id", "fb")),
+    ]
+    for topic, good, result_topic, match in cases:
+        key = good.message_key  # same key: same partition, the good message is behind the bad
+
+        async def send(topic: Topic = topic, good: Event = good, key: bytes = key) -> None:
+            await client.publish_raw(topic, b'{"tenant": "' + tenant.encode() + b'", broken', key)
+            await client.publish(topic, good)
+
+        await wait_for(result_topic, client, send, match)
+
+    for topic, good, *_ in cases:
+        refused = [r for r in await client.dead_letters(topic) if r.key == good.message_key]
+        consumers = {dict(r.headers)["pillars_dlq_consumer"].decode() for r in refused}
+        expected = (
+            {"pillars.evaluator.predictions", "pillars.feedback.predictions"}
+            if topic is Topic.PREDICTIONS
+            else {f"pillars.{_owner(topic)}.{topic.value}"}
+        )
+        assert consumers == expected, topic
+        for record in refused:
+            assert record.value is not None
+            assert b"broken" in record.value
+            assert dict(record.headers)["pillars_dlq_reason"].startswith(b"ValidationError")
+    assert all(p.is_running() for p in platform.services), "a bad message stopped a service"
+    assert len(platform.services) == 6
+
+
+def _owner(topic: Topic) -> str:
+    return {
+        Topic.DOCUMENTS: "ingestion",
+        Topic.REQUESTS: "ingestion",
+        Topic.CHUNKS: "embedding",
+        Topic.REQUESTS_ACCEPTED: "embedding",
+        Topic.REQUESTS_EMBEDDED: "inference",
+        Topic.FEEDBACK: "feedback",
+    }[topic]
+
+
+def test_pillars_demo_prints_predictions(platform: RunningPlatform) -> None:
+    result = platform.cli("demo", "--timeout", "120")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("Q: ") == len(DEMO_QUESTIONS)
+    assert "sources: json#" in result.stdout
+    assert "trace: " in result.stdout
+    assert "variant: retrieval-depth/top" in result.stdout

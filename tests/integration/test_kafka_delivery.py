@@ -1,0 +1,91 @@
+"""Over the real broker: a poison message goes to the DLQ and the messages around it flow on."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.ingestion.app import create_app
+from services.ingestion.config import IngestionSettings
+from services.scaler.adapters.kafka_lag import KafkaLagProbe
+from shared.client import PillarsClient
+from shared.events import DocumentChanged, DocumentChunked
+from shared.runtime.stack import Endpoints
+from shared.topics import Topic, dlq_name, ensure_topics, topic_name
+
+
+async def test_poison_between_good_documents_is_dead_lettered(
+    endpoints: Endpoints, client: PillarsClient, tenant: str
+) -> None:
+    app = create_app(IngestionSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers))
+    assert app.broker is not None
+    chunks = await client.watch(Topic.CHUNKS)
+    dlq = AIOKafkaConsumer(
+        dlq_name(topic_name(Topic.DOCUMENTS)),
+        bootstrap_servers=endpoints.kafka_bootstrap_servers,
+        group_id=f"{tenant}-dlq-reader",
+        auto_offset_reset="earliest",
+    )
+    await dlq.start()
+    await app.broker.start()
+    try:
+        key = f"{tenant}/d".encode()  # one key: one partition, so order is what we sent
+        await client.publish(
+            Topic.DOCUMENTS, DocumentChanged(tenant=tenant, document_id="d", text="one")
+        )
+        await client.publish_raw(
+            Topic.DOCUMENTS, b'{"tenant": "' + tenant.encode() + b'", "text": "no id"}', key
+        )
+        await client.publish(
+            Topic.DOCUMENTS, DocumentChanged(tenant=tenant, document_id="d", text="two", version=2)
+        )
+        got = await chunks.collect(
+            lambda events: sum(e.tenant == tenant for e in events) >= 2, timeout_s=60
+        )
+        mine = [e for e in got if isinstance(e, DocumentChunked) and e.tenant == tenant]
+        assert [d.chunks[0].text for d in mine] == ["one", "two"]
+
+        refused = None
+        async for record in dlq:
+            if record.key == key:
+                refused = record
+                break
+        assert refused is not None
+        headers = dict(refused.headers)
+        assert b"no id" in (refused.value or b"")
+        assert b"document_id" in headers["pillars_dlq_reason"]
+        assert headers["pillars_dlq_consumer"] == b"pillars.ingestion.documents"
+    finally:
+        await app.broker.stop()
+        await chunks.stop()
+        await dlq.stop()
+
+
+async def test_lag_probe_counts_uncommitted_and_committed(
+    endpoints: Endpoints, tenant: str
+) -> None:
+    bootstrap = endpoints.kafka_bootstrap_servers
+    await ensure_topics(bootstrap, tenant, partitions=3)
+    topic = topic_name(Topic.FEEDBACK, tenant)
+    async with PillarsClient(bootstrap, prefix=tenant, source="/tests") as client:
+        for i in range(10):
+            await client.publish_raw(Topic.FEEDBACK, b"{}", key=f"k{i}".encode())
+    probe = KafkaLagProbe(bootstrap)
+    await probe.start()
+    try:
+        fresh = await probe.observe(f"{tenant}.nobody", topic)
+        assert (fresh.lag, fresh.partitions, fresh.members) == (10, 3, 0)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=f"{tenant}.reader", enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            ends = await consumer.end_offsets([tp])
+            await consumer.commit({tp: ends[tp]})
+            after = await probe.observe(f"{tenant}.reader", topic)
+            assert after.lag == 10 - ends[tp]
+        finally:
+            await consumer.stop()
+    finally:
+        await probe.stop()
