@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Annotated
 
 from faststream import Context, ContextRepo, FastStream
-from faststream.kafka import KafkaResponse
 from faststream.kafka.annotations import KafkaMessage
 
 from services.embedding.adapters.pgvector_store import PgChunkStore
 from services.embedding.adapters.sentence_encoder import SentenceEncoder, packaged_model_path
 from services.embedding.config import EmbeddingSettings
-from services.embedding.handlers import SERVICE, embed_request, index_documents
+from services.embedding.handlers import SERVICE, embed_requests, index_documents
 from services.embedding.ports import ChunkStore, Encoder
 from shared.batches import raw_bodies, valid_events
-from shared.cloudevents import envelope, publish_event
+from shared.cloudevents import publish_event
 from shared.db import create_pool
 from shared.events import DocumentChunked, RequestAccepted
 from shared.service import ServiceKit
@@ -68,11 +67,24 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
         for event in await index_documents(docs, encoder=encoder, store=store):
             await publish_event(indexed, event, kit.source)
 
-    @kit.subscriber(Topic.REQUESTS_ACCEPTED)
-    @kit.publisher(Topic.REQUESTS_EMBEDDED)
-    async def on_request(
-        event: RequestAccepted, encoder: Annotated[Encoder, Context()]
-    ) -> KafkaResponse:
-        return envelope(await embed_request(event, encoder=encoder), kit.source)
+    embedded = kit.publisher(Topic.REQUESTS_EMBEDDED)
+
+    # getmany returns whatever is buffered at once, so batching adds no wait when busy.
+    @kit.subscriber(
+        Topic.REQUESTS_ACCEPTED,
+        batch=True,
+        max_records=settings.request_batch_max_records,
+        batch_timeout_ms=settings.request_batch_wait_ms,
+        decoder=raw_bodies,
+        description="Batches of RequestAccepted (schemas/events/pillars.requests.accepted.v1.json)"
+        "; each record is validated on its own.",
+    )
+    async def on_requests(
+        _: list[bytes], message: KafkaMessage, encoder: Annotated[Encoder, Context()]
+    ) -> None:
+        group = kit.consumer_group(Topic.REQUESTS_ACCEPTED)
+        requests = await valid_events(message, RequestAccepted, broker=kit.broker, consumer=group)
+        for event in await embed_requests(requests, encoder=encoder) if requests else []:
+            await publish_event(embedded, event, kit.source)
 
     return kit.app(lifespan=lifespan)

@@ -24,5 +24,11 @@ class EmbeddingSettings(PillarsSettings):
     chunk_batch_wait_ms: int = Field(
         default=200, ge=0, description="Longest wait to fill a chunk batch."
     )
+    request_batch_max_records: int = Field(
+        default=32, ge=1, description="Request queries encoded together at most."
+    )
+    request_batch_wait_ms: int = Field(
+        default=50, ge=0, description="Poll wait for requests when none is buffered."
+    )
     hnsw_m: int = Field(default=16, ge=2, description="HNSW graph degree.")
     hnsw_ef_construction: int = Field(default=64, ge=4, description="HNSW build candidate list.")

@@ -17,7 +17,7 @@ from shared.events import (
     utcnow,
 )
 
-__all__ = ["SERVICE", "embed_request", "index_documents"]
+__all__ = ["SERVICE", "embed_requests", "index_documents"]
 
 SERVICE = "embedding"
 
@@ -60,16 +60,26 @@ async def index_documents(
     return indexed
 
 
-async def embed_request(
-    request: RequestAccepted, *, encoder: Encoder, clock: Callable[[], datetime] = utcnow
-) -> RequestEmbedded:
-    """Attach the query's vector to a request, using the same model as the index."""
+async def embed_requests(
+    requests: Sequence[RequestAccepted],
+    *,
+    encoder: Encoder,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[RequestEmbedded]:
+    """Attach each query's vector, encoding the whole micro-batch in one call."""
     started = clock()
-    [vector] = await encoder.encode([request.query])
-    return RequestEmbedded(
-        **request.model_dump(exclude={"event_id", "occurred_at", "stages"}),
-        event_id=derived_id(request.event_id, "embedded"),
-        stages=[*request.stages, Stage(service=SERVICE, started_at=started, finished_at=clock())],
-        query_vector=vector,
-        embedding_model=encoder.model,
-    )
+    vectors = await encoder.encode([r.query for r in requests])
+    finished = clock()
+    return [
+        RequestEmbedded(
+            **request.model_dump(exclude={"event_id", "occurred_at", "stages"}),
+            event_id=derived_id(request.event_id, "embedded"),
+            stages=[
+                *request.stages,
+                Stage(service=SERVICE, started_at=started, finished_at=finished),
+            ],
+            query_vector=vector,
+            embedding_model=encoder.model,
+        )
+        for request, vector in zip(requests, vectors, strict=True)
+    ]

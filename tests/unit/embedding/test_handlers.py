@@ -1,4 +1,4 @@
-from services.embedding.handlers import embed_request, index_documents
+from services.embedding.handlers import embed_requests, index_documents
 from services.ingestion.handlers import chunk_document
 from shared.events import DocumentChanged, InferenceRequest, RequestAccepted
 from tests.fakes import FakeEncoder, InMemoryIndex
@@ -49,17 +49,24 @@ async def test_batch_encodes_all_documents_in_one_call() -> None:
     assert encoder.calls == [["first doc", "second doc"]]
 
 
-async def test_request_gets_its_query_vector() -> None:
-    encoder = FakeEncoder()
-    request = InferenceRequest(tenant="acme", request_id="r1", query="alpha beta")
-    accepted = RequestAccepted(
+def accepted(request_id: str, query: str) -> RequestAccepted:
+    request = InferenceRequest(tenant="acme", request_id=request_id, query=query)
+    return RequestAccepted(
         **request.model_dump(),
         experiment="e",
         variant="a",
         top_k=3,
         request_occurred_at=request.occurred_at,
     )
-    embedded = await embed_request(accepted, encoder=encoder)
-    assert embedded.query_vector == encoder.vector("alpha beta")
-    assert [s.service for s in embedded.stages] == ["embedding"]
-    assert embedded.embedding_model == encoder.model
+
+
+async def test_requests_get_their_query_vectors_from_one_encode() -> None:
+    encoder = FakeEncoder()
+    batch = [accepted("r1", "alpha beta"), accepted("r2", "gamma")]
+    first, second = await embed_requests(batch, encoder=encoder)
+    assert encoder.calls == [["alpha beta", "gamma"]]
+    assert first.query_vector == encoder.vector("alpha beta")
+    assert (first.request_id, second.request_id) == ("r1", "r2")
+    assert [s.service for s in first.stages] == ["embedding"]
+    assert first.embedding_model == encoder.model
+    assert first.event_id == (await embed_requests(batch[:1], encoder=encoder))[0].event_id
