@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.message import KafkaMessage
@@ -11,9 +12,17 @@ from pydantic import ValidationError
 from shared.deadletter import dead_letter, describe
 from shared.events import Event
 
-__all__ = ["raw_bodies", "valid_events"]
+__all__ = ["Received", "raw_bodies", "valid_events"]
 
 E = TypeVar("E", bound=Event)
+
+
+@dataclass(frozen=True)
+class Received(Generic[E]):
+    """A valid event of a batch and the headers it came with (its trace context among them)."""
+
+    event: E
+    headers: dict[str, str]
 
 
 async def raw_bodies(msg: KafkaMessage) -> list[bytes]:
@@ -26,12 +35,17 @@ def _records(msg: KafkaMessage) -> tuple[ConsumerRecord[bytes, bytes], ...]:
     return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
 
 
-async def valid_events(msg: KafkaMessage, model: type[E], *, broker: Any, consumer: str) -> list[E]:
+async def valid_events(
+    msg: KafkaMessage, model: type[E], *, broker: Any, consumer: str
+) -> list[Received[E]]:
     """Return the batch's records that validate as `model`; dead-letter the others one by one."""
-    events: list[E] = []
+    received: list[Received[E]] = []
     for record in _records(msg):
         try:
-            events.append(model.model_validate_json(record.value or b""))
+            event = model.model_validate_json(record.value or b"")
         except ValidationError as exc:
             await dead_letter(broker, record, reason=describe(exc), consumer=consumer)
-    return events
+            continue
+        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+        received.append(Received(event, headers))
+    return received

@@ -5,22 +5,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from faststream import FastStream
+import asyncpg
+from faststream import ContextRepo, FastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
 from faststream.kafka.publisher import DefaultPublisher
 from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 
+from shared.batches import Received, raw_bodies, valid_events
+from shared.cloudevents import publish_event
+from shared.db import create_pool
+from shared.events import Event
 from shared.messaging import consumer_options, make_broker
 from shared.settings import PillarsSettings
-from shared.telemetry import setup_tracing
+from shared.telemetry import continue_trace, setup_tracing
 from shared.topics import EVENT_OF, Topic, topic_name
 
 __all__ = ["ServiceKit", "run_service"]
+
+E = TypeVar("E", bound=Event)
+Lifespan = Callable[[ContextRepo], AbstractAsyncContextManager[None]]
 
 
 @dataclass
@@ -58,6 +68,58 @@ class ServiceKit:
             **(consumer_options(self.settings, self.service, topic) | options),
         )
         return decorator
+
+    def batch_subscriber(
+        self, topic: Topic, *, max_records: int, wait_ms: int
+    ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+        """Return a batch subscriber whose records `valid_batch` validates one by one.
+
+        aiokafka hands over whatever is buffered at once, so when busy a batch
+        costs no extra wait; `wait_ms` only bounds the poll when nothing is there.
+        """
+        model = EVENT_OF[topic].__name__
+        return self.subscriber(
+            topic,
+            batch=True,
+            max_records=max_records,
+            batch_timeout_ms=wait_ms,
+            decoder=raw_bodies,
+            description=f"Batches of {model} (schemas/events/{self.topic(topic)}.json); "
+            "each record is validated on its own so one bad record cannot fail the others.",
+        )
+
+    async def valid_batch(
+        self, message: KafkaMessage, topic: Topic, model: type[E]
+    ) -> list[Received[E]]:
+        """Return the batch's valid events; the invalid ones go to the topic's DLQ."""
+        return await valid_events(
+            message, model, broker=self.broker, consumer=self.consumer_group(topic)
+        )
+
+    async def publish_in_trace(
+        self, publisher: DefaultPublisher, event: Event, cause: Received[Any], what: str
+    ) -> None:
+        """Publish `event` inside the trace of the batch message that caused it."""
+        with continue_trace(self.tracer, cause.headers, f"{self.service} {what}"):
+            await publish_event(publisher, event, self.source)
+
+    def database_lifespan(
+        self, build: Callable[[asyncpg.Pool], Awaitable[Mapping[str, object]]]
+    ) -> Lifespan:
+        """Return a lifespan that opens the pool, puts `build(pool)`'s objects in the context
+        (for `Context()` parameters) and closes the pool when the app stops."""
+
+        @asynccontextmanager
+        async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
+            pool = await create_pool(self.settings.dsn)
+            try:
+                for name, value in (await build(pool)).items():
+                    context.set_global(name, value)
+                yield
+            finally:
+                await pool.close()
+
+        return lifespan
 
     def publisher(self, topic: Topic) -> DefaultPublisher:
         """Return a publisher for `topic`, documented with its event's schema."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-__all__ = ["current_trace_id", "link_current_span", "setup_tracing"]
+__all__ = ["continue_trace", "current_trace_id", "link_current_span", "setup_tracing"]
 
 _ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
@@ -44,3 +46,22 @@ def link_current_span(traceparent: str | None, *, reason: str) -> None:
     target = trace.get_current_span(context).get_span_context()
     if target.is_valid:
         trace.get_current_span().add_link(target, {"pillars.link.reason": reason})
+
+
+@contextmanager
+def continue_trace(
+    provider: TracerProvider, headers: Mapping[str, str], name: str
+) -> Iterator[trace.Span]:
+    """Run a block in the trace a message's `traceparent` names, linked to the current span.
+
+    A batch is processed under one span of its own; whatever is published for one
+    message of it belongs in that message's trace, so each request stays one trace.
+    """
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    parent = TraceContextTextMapPropagator().extract(dict(headers))
+    batch = trace.get_current_span().get_span_context()
+    links = [trace.Link(batch)] if batch.is_valid else []
+    tracer = provider.get_tracer("pillars")
+    with tracer.start_as_current_span(name, context=parent, links=links) as span:
+        yield span

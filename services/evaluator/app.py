@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from faststream import Context, ContextRepo, FastStream
+import asyncpg
+from faststream import Context, FastStream
 from faststream.kafka import KafkaResponse
 
 from services.evaluator.adapters.pg_score_book import PgScoreBook
 from services.evaluator.handlers import SERVICE, evaluate_prediction
 from services.evaluator.ports import ScoreBook
 from shared.cloudevents import envelope
-from shared.db import create_pool
 from shared.events import Prediction
 from shared.service import ServiceKit
 from shared.settings import PillarsSettings
@@ -27,16 +25,10 @@ def create_app(settings: PillarsSettings | None = None) -> FastStream:
     settings = settings or PillarsSettings()
     kit = ServiceKit(SERVICE, settings)
 
-    @asynccontextmanager
-    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
-        pool = await create_pool(settings.dsn)
+    async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
         book = PgScoreBook(pool)
         await book.create_schema()
-        context.set_global("book", book)
-        try:
-            yield
-        finally:
-            await pool.close()
+        return {"book": book}
 
     @kit.subscriber(Topic.PREDICTIONS)
     @kit.publisher(Topic.EVALUATIONS)
@@ -45,4 +37,4 @@ def create_app(settings: PillarsSettings | None = None) -> FastStream:
     ) -> KafkaResponse:
         return envelope(await evaluate_prediction(event, book=book), kit.source)
 
-    return kit.app(lifespan=lifespan)
+    return kit.app(lifespan=kit.database_lifespan(adapters))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from faststream import Context, ContextRepo, FastStream
+import asyncpg
+from faststream import Context, FastStream
 from faststream.kafka import KafkaResponse
 from faststream.kafka.annotations import KafkaMessage
 
@@ -20,7 +19,6 @@ from services.feedback.handlers import (
 )
 from services.feedback.ports import PredictionLedger
 from shared.cloudevents import envelope
-from shared.db import create_pool
 from shared.events import Feedback, Prediction
 from shared.service import ServiceKit
 from shared.telemetry import link_current_span
@@ -34,16 +32,10 @@ def create_app(settings: FeedbackSettings | None = None) -> FastStream:
     settings = settings or FeedbackSettings()
     kit = ServiceKit(SERVICE, settings)
 
-    @asynccontextmanager
-    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
-        pool = await create_pool(settings.dsn)
+    async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
         ledger = PgPredictionLedger(pool)
         await ledger.create_schema()
-        context.set_global("ledger", ledger)
-        try:
-            yield
-        finally:
-            await pool.close()
+        return {"ledger": ledger}
 
     @kit.subscriber(Topic.PREDICTIONS)
     async def on_prediction(
@@ -61,4 +53,4 @@ def create_app(settings: FeedbackSettings | None = None) -> FastStream:
         link_current_span(known.traceparent, reason="feedback on prediction")
         return envelope(join_feedback(event, known), kit.source)
 
-    return kit.app(lifespan=lifespan)
+    return kit.app(lifespan=kit.database_lifespan(adapters))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from faststream import Context, ContextRepo, FastStream
+import asyncpg
+from faststream import Context, FastStream
 from faststream.kafka import KafkaResponse
 
 from services.inference.adapters.pgvector_retriever import PgRetriever
@@ -14,7 +13,6 @@ from services.inference.config import InferenceSettings
 from services.inference.handlers import SERVICE, answer_request
 from services.inference.ports import Retriever
 from shared.cloudevents import envelope
-from shared.db import create_pool
 from shared.events import RequestEmbedded
 from shared.service import ServiceKit
 from shared.telemetry import current_trace_id
@@ -28,21 +26,11 @@ def create_app(settings: InferenceSettings | None = None) -> FastStream:
     settings = settings or InferenceSettings()
     kit = ServiceKit(SERVICE, settings)
 
-    @asynccontextmanager
-    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
-        pool = await create_pool(settings.dsn)
-        context.set_global(
-            "retriever",
-            PgRetriever(
-                pool,
-                ef_search=settings.hnsw_ef_search,
-                iterative_scan=settings.hnsw_iterative_scan,
-            ),
+    async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
+        retriever = PgRetriever(
+            pool, ef_search=settings.hnsw_ef_search, iterative_scan=settings.hnsw_iterative_scan
         )
-        try:
-            yield
-        finally:
-            await pool.close()
+        return {"retriever": retriever}
 
     @kit.subscriber(Topic.REQUESTS_EMBEDDED)
     @kit.publisher(Topic.PREDICTIONS)
@@ -52,4 +40,4 @@ def create_app(settings: InferenceSettings | None = None) -> FastStream:
         prediction = await answer_request(event, retriever=retriever, trace_id=current_trace_id())
         return envelope(prediction, kit.source)
 
-    return kit.app(lifespan=lifespan)
+    return kit.app(lifespan=kit.database_lifespan(adapters))

@@ -3,8 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
-__all__ = ["MissingTool", "RuntimeSetupError", "log_tail"]
+__all__ = ["EmbeddedServer", "MissingTool", "RuntimeSetupError", "log_tail"]
+
+
+class EmbeddedServer:
+    """A server process this package starts and stops; usable as a `with` block."""
+
+    def start(self, timeout_s: float = 60.0) -> str:
+        """Start the server and return where it listens."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server; safe to repeat."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        """Start the server (if not started) for the `with` block."""
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the server."""
+        self.stop()
 
 
 class RuntimeSetupError(Exception):

@@ -22,12 +22,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.runtime.errors import MissingTool, RuntimeSetupError, log_tail
+from shared.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
 
 __all__ = ["EmbeddedKafka", "KafkaPaths", "resolve_kafka_jars"]
 
@@ -114,7 +113,7 @@ def resolve_kafka_jars(jars_dir: Path) -> Path:
     return jars_dir
 
 
-class EmbeddedKafka:
+class EmbeddedKafka(EmbeddedServer):
     """A single-node KRaft broker (broker and controller in one JVM) on 127.0.0.1.
 
     The ports are chosen once and kept in `<data_dir>/ports.json`, since the controller's
@@ -193,20 +192,6 @@ class EmbeddedKafka:
         """Stop the broker: SIGTERM (controlled shutdown), SIGKILL after 30 s; safe to repeat."""
         self._terminate(grace_s=_STOP_GRACE_S)
         self._bootstrap = None
-
-    def __enter__(self) -> Self:
-        """Start the broker (if not started) for the `with` block."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the broker."""
-        self.stop()
 
     def _ports(self) -> tuple[int, int]:
         path = self.paths.data_dir / "ports.json"

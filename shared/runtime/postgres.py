@@ -15,12 +15,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import psutil  # type: ignore[import-untyped]  # no types-psutil in the env
 
-from shared.runtime.errors import MissingTool, RuntimeSetupError, log_tail
+from shared.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
 
 __all__ = ["DATABASE", "EmbeddedPostgres"]
 
@@ -41,7 +40,7 @@ class _RunAs:
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(EmbeddedServer):
     """A Postgres cluster in `<data_dir>/pgdata`, listening on 127.0.0.1 only (no Unix socket).
 
     The port is chosen once and kept in `<data_dir>/ports.json`. `pg_ctl` detaches the server,
@@ -111,20 +110,6 @@ class EmbeddedPostgres:
         self._url = None
         atexit.unregister(self.stop)
         self._stop_server()
-
-    def __enter__(self) -> Self:
-        """Start the server (if not started) for the `with` block."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the server."""
-        self.stop()
 
     def _prepare_files(self) -> None:
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
