@@ -36,6 +36,11 @@ class PillarsSettings(BaseSettings):
     topic_prefix: str = Field(default="pillars", description="Topics are `<prefix>.<name>.v1`.")
     topic_partitions: int = Field(default=3, ge=1, description="Partitions of created topics.")
     topic_replication_factor: int = Field(default=1, ge=1, description="Of created topics.")
+    embedding_model_path: str | None = Field(
+        default=None,
+        description="A sentence-transformers model folder; unset = the packaged all-MiniLM-L6-v2. "
+        "Ingestion chunks with its tokenizer, embedding encodes with it.",
+    )
     retry_backoff_s: float = Field(
         default=1.0,
         gt=0,

@@ -117,3 +117,14 @@ class InMemoryLedger:
 
     async def find(self, tenant: str, request_id: str) -> KnownPrediction | None:
         return self.known.get((tenant, request_id))
+
+
+class WordTokenizer:
+    """A Tokenizer where every whitespace-separated word is one token."""
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+    def windows(self, text: str, size: int) -> list[str]:
+        words = text.split()
+        return [" ".join(words[i : i + size]) for i in range(0, len(words), size)]

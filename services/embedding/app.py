@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import asyncpg
@@ -10,11 +9,12 @@ from faststream import Context, FastStream
 from faststream.kafka.annotations import KafkaMessage
 
 from services.embedding.adapters.pgvector_store import PgChunkStore
-from services.embedding.adapters.sentence_encoder import SentenceEncoder, packaged_model_path
+from services.embedding.adapters.sentence_encoder import SentenceEncoder
 from services.embedding.config import EmbeddingSettings
 from services.embedding.handlers import SERVICE, embed_requests, index_documents
 from services.embedding.ports import ChunkStore, Encoder
 from shared.events import DocumentChunked, RequestAccepted
+from shared.models import model_folder
 from shared.service import ServiceKit
 from shared.topics import Topic
 
@@ -28,12 +28,17 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
     indexed = kit.publisher(Topic.INDEXED)
 
     async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
-        path = Path(settings.embedding_model_path or packaged_model_path())
+        path = model_folder(settings.embedding_model_path)
         encoder = SentenceEncoder(
             path, batch_size=settings.embedding_batch_size, threads=settings.embedding_threads
         )
         store = PgChunkStore(pool)
-        await store.create_schema(encoder.dimension, settings.hnsw_m, settings.hnsw_ef_construction)
+        await store.create_schema(
+            encoder.dimension,
+            settings.hnsw_m,
+            settings.hnsw_ef_construction,
+            settings.hnsw_build_memory,
+        )
         return {"encoder": encoder, "store": store}
 
     @kit.batch_subscriber(

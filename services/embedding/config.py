@@ -12,10 +12,6 @@ __all__ = ["EmbeddingSettings"]
 class EmbeddingSettings(PillarsSettings):
     """`PILLARS_*` settings of the embedding service."""
 
-    embedding_model_path: str | None = Field(
-        default=None,
-        description="A sentence-transformers model folder; unset = the packaged all-MiniLM-L6-v2.",
-    )
     embedding_batch_size: int = Field(default=16, ge=1, description="Texts per encode call.")
     embedding_threads: int = Field(default=2, ge=1, description="torch intra-op threads.")
     chunk_batch_max_records: int = Field(
@@ -29,6 +25,11 @@ class EmbeddingSettings(PillarsSettings):
     )
     request_batch_wait_ms: int = Field(
         default=50, ge=0, description="Poll wait for requests when none is buffered."
+    )
+    hnsw_build_memory: str = Field(
+        default="1GB",
+        pattern=r"^[0-9]+(kB|MB|GB)$",
+        description="maintenance_work_mem while the HNSW index builds (64MB: ~3.7x slower).",
     )
     hnsw_m: int = Field(default=16, ge=2, description="HNSW graph degree.")
     hnsw_ef_construction: int = Field(default=64, ge=4, description="HNSW build candidate list.")

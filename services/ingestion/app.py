@@ -5,10 +5,12 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.kafka import KafkaResponse
 
+from services.ingestion.adapters.model_tokenizer import ModelTokenizer
 from services.ingestion.config import IngestionSettings
 from services.ingestion.handlers import SERVICE, accept_request, chunk_document
 from shared.cloudevents import envelope
 from shared.events import DocumentChanged, InferenceRequest
+from shared.models import max_sequence_length, model_folder
 from shared.service import ServiceKit
 from shared.topics import Topic
 
@@ -19,14 +21,26 @@ def create_app(settings: IngestionSettings | None = None) -> FastStream:
     """Build the ingestion app; nothing connects until it runs."""
     settings = settings or IngestionSettings()
     kit = ServiceKit(SERVICE, settings)
+    tokenizers: list[ModelTokenizer] = []  # loaded at start-up, not at import
+
+    async def load_tokenizer() -> None:
+        folder = model_folder(settings.embedding_model_path)
+        window = max_sequence_length(folder) - 2  # [CLS] and [SEP] take two
+        if settings.chunk_size_tokens > window:
+            raise RuntimeError(
+                f"PILLARS_CHUNK_SIZE_TOKENS={settings.chunk_size_tokens} exceeds what the model "
+                f"at {folder} reads ({window} tokens besides its special ones): lower it"
+            )
+        tokenizers.append(ModelTokenizer(folder))
 
     @kit.subscriber(Topic.DOCUMENTS)
     @kit.publisher(Topic.CHUNKS)
     async def on_document(event: DocumentChanged) -> KafkaResponse:
         chunked = chunk_document(
             event,
-            chunk_size=settings.chunk_size_chars,
-            overlap=settings.chunk_overlap_chars,
+            tokens=tokenizers[0],
+            chunk_size=settings.chunk_size_tokens,
+            overlap=settings.chunk_overlap_tokens,
             max_bytes=settings.max_document_bytes,
         )
         return envelope(chunked, kit.source)
@@ -36,4 +50,4 @@ def create_app(settings: IngestionSettings | None = None) -> FastStream:
     async def on_request(event: InferenceRequest) -> KafkaResponse:
         return envelope(accept_request(event, experiment=settings.experiment), kit.source)
 
-    return kit.app()
+    return kit.app(on_startup=[load_tokenizer])

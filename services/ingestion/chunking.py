@@ -1,13 +1,16 @@
-"""Split document text into overlapping passages on paragraph and sentence boundaries."""
+"""Split document text into overlapping, token-bounded passages on natural boundaries."""
 
 from __future__ import annotations
 
 import re
 import uuid
 
+from services.ingestion.ports import Tokenizer
+
 __all__ = ["CHUNK_NAMESPACE", "chunk_id", "split_passages"]
 
 CHUNK_NAMESPACE = uuid.UUID("5d0a7f5c-52e4-4c1b-9a57-0c3f3a8e0b11")
+_PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -16,30 +19,43 @@ def chunk_id(tenant: str, document_id: str, index: int, text: str) -> uuid.UUID:
     return uuid.uuid5(CHUNK_NAMESPACE, f"{tenant}/{document_id}/{index}/{text}")
 
 
-def _pieces(text: str, size: int) -> list[str]:
-    """Break text into paragraphs, then sentences, then hard slices, each at most `size`."""
-    pieces: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        paragraph = " ".join(paragraph.split())
-        if not paragraph:
-            continue
-        sentences = [paragraph] if len(paragraph) <= size else _SENTENCE_END.split(paragraph)
-        for sentence in sentences:
-            pieces.extend(sentence[i : i + size] for i in range(0, len(sentence), size))
+def _pieces(text: str, tokens: Tokenizer, size: int) -> list[tuple[str, int]]:
+    """Break text into sentences (paragraph ends included), each of at most `size` tokens."""
+    sentences = [
+        " ".join(sentence.split())
+        for paragraph in _PARAGRAPH.split(text)
+        for sentence in _SENTENCE_END.split(paragraph)
+    ]
+    sentences = [s for s in sentences if s]
+    pieces: list[tuple[str, int]] = []
+    for sentence, count in zip(sentences, tokens.count(sentences), strict=True):
+        if count <= size:
+            pieces.append((sentence, count))
+        else:  # a sentence longer than a chunk is cut at token boundaries
+            windows = tokens.windows(sentence, size)
+            pieces.extend(zip(windows, tokens.count(windows), strict=True))
     return pieces
 
 
-def split_passages(text: str, size: int, overlap: int) -> list[str]:
-    """Return passages of at most about `size` characters, each starting with the previous tail."""
+def split_passages(text: str, *, tokens: Tokenizer, size: int, overlap: int) -> list[str]:
+    """Pack whole sentences into passages of at most `size` tokens.
+
+    Each passage after the first repeats the previous one's last sentences, up to
+    `overlap` tokens, so an answer that spans a boundary is still found whole.
+    """
     passages: list[str] = []
-    current = ""
-    for piece in _pieces(text, size):
-        if current and len(current) + 1 + len(piece) > size:
-            passages.append(current)
-            tail = current[-overlap:] if overlap else ""
-            # Start the overlap at a word boundary so no passage begins mid-word.
-            current = tail[tail.find(" ") + 1 :] if " " in tail else ""
-        current = f"{current} {piece}".strip()
+    current: list[tuple[str, int]] = []
+    for piece in _pieces(text, tokens, size):
+        if current and sum(c for _, c in current) + piece[1] > size:
+            passages.append(" ".join(s for s, _ in current))
+            carried: list[tuple[str, int]] = []
+            for sentence in reversed(current):
+                total = sum(c for _, c in carried) + sentence[1]
+                if total > overlap or total + piece[1] > size:
+                    break
+                carried.insert(0, sentence)
+            current = carried
+        current.append(piece)
     if current:
-        passages.append(current)
+        passages.append(" ".join(s for s, _ in current))
     return passages

@@ -42,8 +42,14 @@ class Experiment(BaseModel):
 class IngestionSettings(PillarsSettings):
     """`PILLARS_*` settings of the ingestion service."""
 
-    chunk_size_chars: int = Field(default=800, ge=100, description="Target chunk length.")
-    chunk_overlap_chars: int = Field(default=100, ge=0, description="Carried into the next chunk.")
+    chunk_size_tokens: int = Field(
+        default=200,
+        ge=16,
+        description="Most model tokens in a chunk; at most the model's window less 2.",
+    )
+    chunk_overlap_tokens: int = Field(
+        default=32, ge=0, description="Tokens of whole sentences repeated in the next chunk."
+    )
     max_document_bytes: int = Field(
         default=1_000_000, ge=1, description="Larger documents are refused to the DLQ."
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 from services.ingestion.chunking import chunk_id, split_passages
 from services.ingestion.config import Experiment
 from services.ingestion.experiments import assign_arm
+from services.ingestion.ports import Tokenizer
 from shared.deadletter import Rejected
 from shared.events import (
     Chunk,
@@ -26,7 +27,7 @@ SERVICE = "ingestion"
 
 
 def chunk_document(
-    event: DocumentChanged, *, chunk_size: int, overlap: int, max_bytes: int
+    event: DocumentChanged, *, tokens: Tokenizer, chunk_size: int, overlap: int, max_bytes: int
 ) -> DocumentChunked:
     """Validate a document change and split an upsert into chunks with deterministic ids."""
     common = {
@@ -47,7 +48,7 @@ def chunk_document(
             f"document {event.document_id!r} is {size} bytes, over the {max_bytes}-byte limit "
             "(PILLARS_MAX_DOCUMENT_BYTES)"
         )
-    passages = split_passages(event.text, chunk_size, overlap)
+    passages = split_passages(event.text, tokens=tokens, size=chunk_size, overlap=overlap)
     if not passages:
         raise Rejected(f"document {event.document_id!r} has no text to index")
     chunks = [

@@ -70,7 +70,8 @@ async def kafka_hop_ms(bootstrap: str, samples: int = 200) -> list[float]:
 
 def encode_ms(samples: int = 50) -> list[float]:
     """Latency of one raw query encode with the same model the embedding service runs."""
-    from services.embedding.adapters.sentence_encoder import SentenceEncoder, packaged_model_path
+    from services.embedding.adapters.sentence_encoder import SentenceEncoder
+    from shared.models import packaged_model_path
 
     encoder = SentenceEncoder(packaged_model_path(), batch_size=16, threads=2)
     encoder.encode_sync(["warm up"])

@@ -26,7 +26,7 @@ async def test_poison_between_good_documents_is_dead_lettered(
         auto_offset_reset="earliest",
     )
     await dlq.start()
-    await app.broker.start()
+    await app.start()
     try:
         key = f"{tenant}/d".encode()  # one key: one partition, so order is what we sent
         await client.publish(
@@ -55,7 +55,7 @@ async def test_poison_between_good_documents_is_dead_lettered(
         assert b"document_id" in headers["pillars_dlq_reason"]
         assert headers["pillars_dlq_consumer"] == b"pillars.ingestion.documents"
     finally:
-        await app.broker.stop()
+        await app.stop()
         await chunks.stop()
         await dlq.stop()
 

@@ -9,14 +9,14 @@ from services.embedding.handlers import index_documents
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.ingestion.handlers import chunk_document
 from shared.events import DocumentChanged, DocumentChunked
-from tests.fakes import FakeEncoder
+from tests.fakes import FakeEncoder, WordTokenizer
 
 DIM = 32
 
 
 def chunked(tenant: str, text: str, version: int = 1, op: str = "upsert") -> DocumentChunked:
     doc = DocumentChanged(tenant=tenant, document_id="d1", text=text, version=version, op=op)
-    return chunk_document(doc, chunk_size=120, overlap=0, max_bytes=100_000)
+    return chunk_document(doc, tokens=WordTokenizer(), chunk_size=20, overlap=0, max_bytes=100_000)
 
 
 async def store_for(pool: asyncpg.Pool) -> PgChunkStore:

@@ -15,9 +15,10 @@ from shared.events import DocumentChunked
 __all__ = ["PgChunkStore", "schema_ddl"]
 
 
-def schema_ddl(dimension: int, m: int, ef_construction: int) -> str:
+def schema_ddl(dimension: int, m: int, ef_construction: int, build_memory: str = "1GB") -> str:
     """Return the DDL of the index tables, sized for `dimension`-long vectors."""
     return f"""
+    SET LOCAL maintenance_work_mem = '{build_memory}';
     CREATE TABLE IF NOT EXISTS pillars_documents (
         tenant text NOT NULL,
         document_id text NOT NULL,
@@ -52,9 +53,12 @@ class PgChunkStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create_schema(self, dimension: int, m: int, ef_construction: int) -> None:
+    async def create_schema(
+        self, dimension: int, m: int, ef_construction: int, build_memory: str = "1GB"
+    ) -> None:
         """Create the tables and the HNSW index if they do not exist."""
-        await apply_schema(self._pool, "embedding", schema_ddl(dimension, m, ef_construction))
+        ddl = schema_ddl(dimension, m, ef_construction, build_memory)
+        await apply_schema(self._pool, "embedding", ddl)
 
     async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
         """Return which of `doc`'s chunk ids are already indexed."""

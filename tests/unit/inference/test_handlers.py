@@ -2,7 +2,7 @@ from services.embedding.handlers import index_documents
 from services.inference.handlers import NO_ANSWER, answer_request
 from services.ingestion.handlers import chunk_document
 from shared.events import DocumentChanged, RequestEmbedded, utcnow
-from tests.fakes import FakeEncoder, InMemoryIndex
+from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
 
 
 def embedded(query: str, tenant: str = "acme", top_k: int = 2) -> RequestEmbedded:
@@ -24,7 +24,8 @@ async def indexed(*texts: str, tenant: str = "acme") -> InMemoryIndex:
     docs = [
         chunk_document(
             DocumentChanged(tenant=tenant, document_id=f"d{i}", text=t),
-            chunk_size=500,
+            tokens=WordTokenizer(),
+            chunk_size=100,
             overlap=0,
             max_bytes=10_000,
         )

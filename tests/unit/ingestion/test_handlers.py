@@ -6,12 +6,15 @@ from services.ingestion.config import Arm, Experiment
 from services.ingestion.handlers import accept_request, chunk_document
 from shared.deadletter import Rejected
 from shared.events import DocumentChanged, InferenceRequest
+from tests.fakes import WordTokenizer
 
 TEXT = "First paragraph about JSON.\n\nSecond paragraph about paths. " * 20
 
 
 def chunk(event: DocumentChanged, max_bytes: int = 10_000):
-    return chunk_document(event, chunk_size=200, overlap=40, max_bytes=max_bytes)
+    return chunk_document(
+        event, tokens=WordTokenizer(), chunk_size=30, overlap=8, max_bytes=max_bytes
+    )
 
 
 def test_upsert_becomes_chunks_with_deterministic_ids() -> None:
@@ -19,7 +22,7 @@ def test_upsert_becomes_chunks_with_deterministic_ids() -> None:
     first, again = chunk(doc), chunk(doc.model_copy(update={"event_id": doc.event_id}))
     assert len(first.chunks) > 1
     assert [c.chunk_id for c in first.chunks] == [c.chunk_id for c in again.chunks]
-    assert all(len(c.text) <= 200 for c in first.chunks)
+    assert all(len(c.text.split()) <= 30 for c in first.chunks)
     assert first.version == 2
     assert first.source_occurred_at == doc.occurred_at
 
