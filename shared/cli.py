@@ -9,18 +9,39 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.client import PillarsClient
+    from shared.settings import PillarsSettings
 
 __all__ = ["main"]
 
 log = logging.getLogger("pillars")
 
 
+def _settings(args: argparse.Namespace) -> PillarsSettings:
+    from shared.settings import PillarsSettings
+
+    return PillarsSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+
+
+def _client(settings: PillarsSettings, source: str) -> PillarsClient:
+    """Return a client for the running platform; RuntimeError names what is missing."""
+    from shared.client import PillarsClient
+    from shared.runtime.stack import read_endpoints
+
+    endpoints = read_endpoints(settings)
+    return PillarsClient(
+        endpoints.kafka_bootstrap_servers, prefix=settings.topic_prefix, source=source
+    )
+
+
 def _up(args: argparse.Namespace) -> int:
     from shared.runtime.errors import RuntimeSetupError
     from shared.runtime.stack import Stack
-    from shared.settings import PillarsSettings
 
-    settings = PillarsSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    settings = _settings(args)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -51,22 +72,16 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from shared.client import PillarsClient
     from shared.demo import format_prediction, run_demo
-    from shared.runtime.stack import read_endpoints
-    from shared.settings import PillarsSettings
 
-    settings = PillarsSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    settings = _settings(args)
     try:
-        endpoints = read_endpoints(settings)
+        client = _client(settings, "/pillars/demo")
     except RuntimeError as exc:
         print(f"pillars: {exc}", file=sys.stderr)
         return 2
 
     async def demo() -> None:
-        client = PillarsClient(
-            endpoints.kafka_bootstrap_servers, prefix=settings.topic_prefix, source="/pillars/demo"
-        )
         async with client:
             print("publishing documents and waiting until they are searchable...", flush=True)
             predictions = await run_demo(client, timeout_s=args.timeout)
@@ -83,6 +98,40 @@ def _demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from shared.datasets import dataset_documents, folder_documents
+    from shared.ingest import ingest_documents
+
+    settings = _settings(args)
+    if (args.path is None) == (args.dataset is None):
+        print("pillars: give either a PATH or --dataset NAME", file=sys.stderr)
+        return 2
+    try:
+        client = _client(settings, "/pillars/ingest")
+        if args.dataset:
+            sample = 60 if args.quick else None
+            documents = dataset_documents(
+                args.dataset, settings.data_dir / "datasets", args.tenant, sample=sample
+            )
+        else:
+            documents = list(folder_documents(Path(args.path), args.tenant))
+    except (RuntimeError, ValueError, OSError) as exc:
+        print(f"pillars: {exc}", file=sys.stderr)
+        return 2
+
+    async def load() -> None:
+        async with client:
+            summary = await ingest_documents(client, documents, wait=not args.no_wait)
+        print(
+            f"ingested {summary.documents} documents into tenant {args.tenant!r}: "
+            f"{summary.chunks_total} chunks ({summary.chunks_written} newly written) "
+            f"in {summary.seconds:.1f} s"
+        )
+
+    asyncio.run(load())
     return 0
 
 
@@ -105,12 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("up", help="run Kafka, Postgres and the six services until Ctrl-C")
     demo = commands.add_parser("demo", help="send real documents and questions, print answers")
     demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait per step")
+    ingest = commands.add_parser("ingest", help="publish a folder or a dataset as documents")
+    ingest.add_argument("path", nargs="?", help="folder of .txt/.md/.rst/.jsonl files")
+    ingest.add_argument("--dataset", help="a real dataset: python-docs (Python 3.11 docs)")
+    ingest.add_argument("--quick", action="store_true", help="the FAQ plus a fixed sample")
+    ingest.add_argument("--tenant", default="docs", help="tenant to load into")
+    ingest.add_argument("--no-wait", action="store_true", help="publish only, don't wait")
     schemas = commands.add_parser("schemas", help="regenerate schemas/ from the code")
     schemas.add_argument("--out", default="schemas", help="folder to write")
     schemas.add_argument("--check", action="store_true", help="only report what differs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"up": _up, "demo": _demo, "schemas": _schemas}
+    handlers = {"up": _up, "demo": _demo, "ingest": _ingest, "schemas": _schemas}
     return handlers[args.command](args)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -24,14 +24,24 @@ class Watch:
         self._consumer = consumer
         self._model = EVENT_OF[topic]
 
+    async def stream(self) -> AsyncIterator[Event]:
+        """Yield events as they arrive, forever; bound it with `asyncio.timeout`."""
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    yield self._model.model_validate_json(record.value or b"")
+
     async def collect(self, done: Callable[[list[Event]], bool], timeout_s: float) -> list[Event]:
         """Gather events until `done(events)` holds; raise TimeoutError after `timeout_s`."""
         events: list[Event] = []
         async with asyncio.timeout(timeout_s):
-            while not done(events):
-                batches = await self._consumer.getmany(timeout_ms=200)
-                for records in batches.values():
-                    events.extend(self._model.model_validate_json(r.value) for r in records)
+            if done(events):
+                return events
+            async for event in self.stream():
+                events.append(event)
+                if done(events):
+                    break
         return events
 
     async def stop(self) -> None:

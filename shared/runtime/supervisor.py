@@ -67,7 +67,6 @@ class Supervisor:
 
     def start(self, services: tuple[str, ...] = SERVICES) -> None:
         """Start one replica of each service."""
-        self._log_dir.mkdir(parents=True, exist_ok=True)
         for service in services:
             self.scale(service, 1)
 
@@ -112,6 +111,7 @@ class Supervisor:
 
     def _spawn(self, replica: ServiceProcess) -> None:
         env = self._env | {"PILLARS_REPLICA": str(replica.replica)}
+        replica.log_path.parent.mkdir(parents=True, exist_ok=True)
         with replica.log_path.open("ab") as log_file:
             replica.process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{replica.service}"],

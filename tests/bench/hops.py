@@ -16,18 +16,16 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from benchkit import pct, running_platform
 
 from shared.client import PillarsClient
 from shared.demo import demo_documents
 from shared.events import DocumentIndexed, Event, InferenceRequest
-from shared.runtime.stack import Endpoints, Stack, read_endpoints
-from shared.settings import PillarsSettings
+from shared.runtime.stack import Endpoints
 from shared.topics import Topic, topic_name
 
 QUESTIONS = [
@@ -37,11 +35,6 @@ QUESTIONS = [
     "How do I read a CSV file?",
     "How can I cache the results of a function?",
 ]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def kafka_hop_ms(bootstrap: str, samples: int = 200) -> list[float]:
@@ -149,22 +142,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0, help="requests per second")
     args = parser.parse_args()
-    settings = PillarsSettings()
-    stack: Stack | None = None
-    try:
-        endpoints = read_endpoints(settings)
-        print(f"using the running platform at {endpoints.kafka_bootstrap_servers}")
-    except RuntimeError:
-        stack = Stack(PillarsSettings(data_dir=Path(tempfile.mkdtemp(prefix="pillars-bench-"))))
-        endpoints = stack.start_infrastructure()
-        stack.start_services()
-        print(f"started a platform in {stack.data_dir}")
-    try:
+    with running_platform() as (endpoints, _):
         hops = asyncio.run(run_chain(endpoints, args.requests, args.rate))
         kafka = asyncio.run(kafka_hop_ms(endpoints.kafka_bootstrap_servers))
-    finally:
-        if stack is not None:
-            stack.stop()
     encode = encode_ms()
     baseline_p50 = 3 * statistics.median(kafka) + statistics.median(encode)
     figures = {

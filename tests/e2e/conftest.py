@@ -15,13 +15,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from aiokafka.errors import KafkaError
 
-from services.scaler.adapters.kafka_lag import KafkaLagProbe
 from services.scaler.config import DEFAULT_WATCH
 from shared.client import PillarsClient
 from shared.runtime.stack import Endpoints
 from tests.otlp_receiver import OtlpReceiver
+from tests.waits import wait_for_members
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -86,7 +85,12 @@ def platform(
         _wait_for_line(process, output, "pillars is up", timeout_s=300)
         recorded = json.loads((data_dir / "endpoints.json").read_text())
         endpoints = Endpoints(recorded["kafka_bootstrap_servers"], recorded["database_url"])
-        asyncio.run(_wait_for_consumers(endpoints.kafka_bootstrap_servers, output))
+        groups = [f"pillars.{s}.{t}" for s, topics in DEFAULT_WATCH.items() for t in topics]
+        asyncio.run(
+            wait_for_members(
+                endpoints.kafka_bootstrap_servers, groups, lambda: _service_logs(output)
+            )
+        )
         children = psutil.Process(process.pid).children(recursive=True)
         services = [p for p in children if "services." in " ".join(p.cmdline())]
         yield RunningPlatform(process, data_dir, endpoints, services)
@@ -125,29 +129,11 @@ def _wait_for_line(
         time.sleep(0.5)
 
 
-async def _wait_for_consumers(bootstrap: str, output: Path, timeout_s: float = 240) -> None:
-    """Wait until every service's consumer groups have a member (the model loads first)."""
-    groups = [f"pillars.{s}.{t}" for s, topics in DEFAULT_WATCH.items() for t in topics]
-    probe = KafkaLagProbe(bootstrap)
-    await probe.start()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            try:
-                waiting = [g for g in groups if not await probe.members(g)]
-            except KafkaError as exc:  # the group coordinator starts just after the broker
-                waiting = [str(exc)]
-            if not waiting:
-                return
-            if time.monotonic() > deadline:
-                logs = "\n".join(
-                    f"--- {log.name}\n{log.read_text()[-3000:]}"
-                    for log in sorted((output.parent / "logs").glob("*.log"))
-                )
-                raise RuntimeError(f"services not consuming yet: {waiting}\n{logs}")
-            await asyncio.sleep(1)
-    finally:
-        await probe.stop()
+def _service_logs(output: Path) -> str:
+    return "\n".join(
+        f"--- {log.name}\n{log.read_text()[-3000:]}"
+        for log in sorted((output.parent / "logs").glob("*.log"))
+    )
 
 
 @pytest.fixture

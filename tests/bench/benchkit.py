@@ -1,0 +1,37 @@
+"""What the benchmarks share: a running platform (started if none is) and percentiles."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from shared.runtime.stack import Endpoints, Stack, read_endpoints
+from shared.settings import PillarsSettings
+
+
+def pct(values: list[float], q: float) -> float:
+    """Return the q-th percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+@contextmanager
+def running_platform() -> Iterator[tuple[Endpoints, Stack | None]]:
+    """Use the platform `pillars up` runs, or start one in a temporary data directory."""
+    try:
+        endpoints = read_endpoints(PillarsSettings())
+        print(f"using the running platform at {endpoints.kafka_bootstrap_servers}")
+        yield endpoints, None
+        return
+    except RuntimeError:
+        pass
+    stack = Stack(PillarsSettings(data_dir=Path(tempfile.mkdtemp(prefix="pillars-bench-"))))
+    try:
+        endpoints = stack.start_infrastructure()
+        stack.start_services()
+        print(f"started a platform in {stack.data_dir}")
+        yield endpoints, stack
+    finally:
+        stack.stop()
