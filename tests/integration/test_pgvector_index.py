@@ -11,7 +11,7 @@ from services.ingestion.handlers import chunk_document
 from shared.events import DocumentChanged, DocumentChunked
 from tests.fakes import FakeEncoder, WordTokenizer
 
-DIM = 32
+DIM = 384  # the real model's width: the session shares one table with the real service
 
 
 def chunked(tenant: str, text: str, version: int = 1, op: str = "upsert") -> DocumentChunked:
