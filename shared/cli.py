@@ -57,11 +57,13 @@ def _up(args: argparse.Namespace) -> int:
         for replica in supervisor.processes():
             pid = replica.process.pid if replica.process else "?"
             print(f"  {replica.name:<12} pid {pid}  log {replica.log_path}")
+        print("waiting for the services to join their consumer groups...", flush=True)
+        stack.wait_until_consuming()
         print("pillars is up: try `pillars demo` in another terminal; Ctrl-C stops everything.")
         sys.stdout.flush()
         while not stop.wait(1.0):
             supervisor.restart_dead()
-    except RuntimeSetupError as exc:
+    except (RuntimeSetupError, RuntimeError) as exc:
         print(f"pillars: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from shared.deadletter import DeadLetterMiddleware
 from shared.settings import PillarsSettings
-from shared.topics import MAX_MESSAGE_BYTES, Topic
+from shared.topics import MAX_MESSAGE_BYTES, Topic, consumer_group
 
 __all__ = ["consumer_options", "make_broker"]
 
@@ -36,7 +36,7 @@ def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider)
 def consumer_options(settings: PillarsSettings, service: str, topic: Topic) -> dict[str, Any]:
     """Return subscriber options for `topic`: its consumer group, commit-after-processing."""
     return {
-        "group_id": f"{settings.topic_prefix}.{service}.{topic.value}",
+        "group_id": consumer_group(settings.topic_prefix, service, topic),
         # Commit only once the handler's effects (and its published output) are durable;
         # a crash before that redelivers the message.
         "ack_policy": AckPolicy.NACK_ON_ERROR,

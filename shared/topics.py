@@ -25,10 +25,13 @@ from shared.events import (
 
 __all__ = [
     "CONSUMED",
+    "CONSUMED_BY",
     "EVENT_OF",
     "MAX_MESSAGE_BYTES",
     "Topic",
+    "all_consumer_groups",
     "all_topic_names",
+    "consumer_group",
     "dlq_name",
     "ensure_topics",
     "topic_name",
@@ -68,18 +71,25 @@ EVENT_OF: dict[Topic, type[Event]] = {
     Topic.SCALING: ScalingDecision,
 }
 
-# Topics some pillars service consumes: each gets a dead-letter topic.
-CONSUMED: frozenset[Topic] = frozenset(
-    {
-        Topic.DOCUMENTS,
-        Topic.CHUNKS,
-        Topic.REQUESTS,
-        Topic.REQUESTS_ACCEPTED,
-        Topic.REQUESTS_EMBEDDED,
-        Topic.PREDICTIONS,
-        Topic.FEEDBACK,
-    }
-)
+# Which topics each service consumes (DESIGN.md's table); each consumed topic gets a DLQ.
+CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
+    "ingestion": (Topic.DOCUMENTS, Topic.REQUESTS),
+    "embedding": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
+    "inference": (Topic.REQUESTS_EMBEDDED,),
+    "evaluator": (Topic.PREDICTIONS,),
+    "feedback": (Topic.PREDICTIONS, Topic.FEEDBACK),
+}
+CONSUMED: frozenset[Topic] = frozenset(t for topics in CONSUMED_BY.values() for t in topics)
+
+
+def consumer_group(prefix: str, service: str, topic: Topic) -> str:
+    """Return the consumer group `service` reads `topic` with, e.g. `pillars.embedding.chunks`."""
+    return f"{prefix}.{service}.{topic.value}"
+
+
+def all_consumer_groups(prefix: str) -> list[str]:
+    """Return every consumer group of the platform's services."""
+    return [consumer_group(prefix, s, t) for s, topics in CONSUMED_BY.items() for t in topics]
 
 
 def topic_name(topic: Topic, prefix: str = "pillars") -> str:

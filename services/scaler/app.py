@@ -13,7 +13,7 @@ from services.scaler.config import ScalerSettings
 from services.scaler.handlers import SERVICE, LagPolicy, decide_replicas
 from shared.cloudevents import publish_event
 from shared.service import ServiceKit
-from shared.topics import Topic
+from shared.topics import Topic, consumer_group, topic_name
 
 __all__ = ["create_app"]
 
@@ -35,10 +35,9 @@ def create_app(settings: ScalerSettings | None = None) -> FastStream:
 
     async def decide_all(probe: KafkaLagProbe) -> None:
         for service, topics in settings.scaler_watch.items():
+            prefix = settings.topic_prefix
             lags = [
-                await probe.observe(
-                    f"{settings.topic_prefix}.{service}.{t}", f"{settings.topic_prefix}.{t}.v1"
-                )
+                await probe.observe(consumer_group(prefix, service, t), topic_name(t, prefix))
                 for t in topics
             ]
             decision = decide_replicas(service, lags, policy=policy)

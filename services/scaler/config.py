@@ -5,16 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from shared.settings import PillarsSettings
+from shared.topics import CONSUMED_BY, Topic
 
 __all__ = ["ScalerSettings"]
 
 # Which topics each service consumes; its consumer groups are `<prefix>.<service>.<topic>`.
-DEFAULT_WATCH: dict[str, list[str]] = {
-    "ingestion": ["documents", "requests"],
-    "embedding": ["chunks", "requests.accepted"],
-    "inference": ["requests.embedded"],
-    "evaluator": ["predictions"],
-    "feedback": ["predictions", "feedback"],
+DEFAULT_WATCH: dict[str, list[Topic]] = {
+    service: list(topics) for service, topics in CONSUMED_BY.items()
 }
 
 
@@ -27,7 +24,7 @@ class ScalerSettings(PillarsSettings):
     )
     scaler_min_replicas: int = Field(default=1, ge=0, description="Lower replica bound.")
     scaler_max_replicas: int = Field(default=8, ge=1, description="Upper replica bound.")
-    scaler_watch: dict[str, list[str]] = Field(
+    scaler_watch: dict[str, list[Topic]] = Field(
         default_factory=lambda: dict(DEFAULT_WATCH),
         description="JSON: service -> topics it consumes.",
     )

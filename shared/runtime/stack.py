@@ -10,11 +10,12 @@ from pathlib import Path
 
 import platformdirs
 
+from shared.kafka_admin import wait_for_members
 from shared.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
 from shared.runtime.postgres import EmbeddedPostgres
 from shared.runtime.supervisor import SERVICES, Supervisor, service_env
 from shared.settings import PillarsSettings
-from shared.topics import ensure_topics
+from shared.topics import all_consumer_groups, ensure_topics
 
 __all__ = ["Endpoints", "Stack", "read_endpoints"]
 
@@ -106,6 +107,25 @@ class Stack:
         self.supervisor = Supervisor(env, self.data_dir / "logs")
         self.supervisor.start(services)
         return self.supervisor
+
+    def wait_until_consuming(self, timeout_s: float = 300) -> None:
+        """Wait until every service's consumer groups have a member (the model loads first)."""
+        assert self.endpoints is not None, "start_infrastructure() first"
+        assert self.supervisor is not None, "start_services() first"
+        supervisor = self.supervisor
+
+        def logs() -> str:
+            return "\n".join(
+                f"--- {p.name} ({'running' if p.alive else 'exited'})\n"
+                f"{p.log_path.read_text(errors='replace')[-2000:]}"
+                for p in supervisor.processes()
+                if p.log_path.exists()
+            )
+
+        groups = all_consumer_groups(self.settings.topic_prefix)
+        asyncio.run(
+            wait_for_members(self.endpoints.kafka_bootstrap_servers, groups, logs, timeout_s)
+        )
 
     def stop(self) -> None:
         """Stop services first, then Postgres and Kafka; safe to call twice."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -16,11 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from services.scaler.config import DEFAULT_WATCH
 from shared.client import PillarsClient
 from shared.runtime.stack import Endpoints
 from tests.otlp_receiver import OtlpReceiver
-from tests.waits import wait_for_members
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,12 +82,6 @@ def platform(
         _wait_for_line(process, output, "pillars is up", timeout_s=300)
         recorded = json.loads((data_dir / "endpoints.json").read_text())
         endpoints = Endpoints(recorded["kafka_bootstrap_servers"], recorded["database_url"])
-        groups = [f"pillars.{s}.{t}" for s, topics in DEFAULT_WATCH.items() for t in topics]
-        asyncio.run(
-            wait_for_members(
-                endpoints.kafka_bootstrap_servers, groups, lambda: _service_logs(output)
-            )
-        )
         children = psutil.Process(process.pid).children(recursive=True)
         services = [p for p in children if "services." in " ".join(p.cmdline())]
         yield RunningPlatform(process, data_dir, endpoints, services)
@@ -127,13 +118,6 @@ def _wait_for_line(
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"`pillars up` did not come up:\n{output.read_text()[-5000:]}")
         time.sleep(0.5)
-
-
-def _service_logs(output: Path) -> str:
-    return "\n".join(
-        f"--- {log.name}\n{log.read_text()[-3000:]}"
-        for log in sorted((output.parent / "logs").glob("*.log"))
-    )
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import asyncpg
 from services.ingestion.handlers import chunk_document
 from shared.client import PillarsClient
 from shared.events import DocumentChanged, DocumentIndexed
+from shared.kafka_admin import wait_for_members
 from shared.runtime.stack import Endpoints
 from shared.runtime.supervisor import Supervisor, service_env
 from shared.topics import Topic
 from tests.fakes import WordTokenizer
-from tests.waits import wait_for_members
 
 DOCUMENTS = 24
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.protocol.admin import (
-    DescribeGroupsRequest_v0,
-    DescribeGroupsRequest_v1,
-    DescribeGroupsRequest_v2,
-)
-from aiokafka.protocol.api import Request
 
 from services.scaler.ports import GroupLag
+from shared.kafka_admin import group_members
 
 __all__ = ["KafkaLagProbe"]
 
@@ -53,31 +46,10 @@ class KafkaLagProbe:
 
     async def members(self, group: str) -> int:
         """Return how many consumers are in `group` now."""
-        coordinator = await self._admin.find_coordinator(group)
-        response = await self._admin._send_request(_DescribeGroups([group]), coordinator)
-        [(_error, _group, _state, _protocol_type, _protocol, members)] = response.groups
-        return len(members)
+        return await group_members(self._admin, group)
 
     async def _partitions(self, topic: str) -> set[int]:
         [described] = await self._admin.describe_topics([topic])
         if described.get("error_code", 0):
             return set()  # the topic does not exist (yet): nothing can lag on it
         return {p["partition"] for p in described["partitions"]}
-
-
-_DescribeGroupsUpToV2 = (
-    DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2
-)
-
-
-class _DescribeGroups(Request[_DescribeGroupsUpToV2]):  # type: ignore[misc]  # aiokafka is untyped
-    """DescribeGroups capped at v2: aiokafka 0.14 decodes v3 answers with the v2 schema."""
-
-    API_KEY = 15
-
-    def __init__(self, groups: list[str]) -> None:
-        self._groups = groups
-
-    def build(self, request_struct_class: Any) -> Any:
-        """Return the request at the version negotiated with the broker (v0-v2)."""
-        return request_struct_class(self._groups)
