@@ -5,20 +5,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import json
 import logging
-import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from typing import IO
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
+from shared.runtime.host import die_with_parent, free_port, port_free
 
 __all__ = ["EmbeddedKafka", "KafkaPaths", "resolve_kafka_jars"]
 
@@ -38,7 +36,6 @@ RESOLVED_MARKER = ".pillars-resolved"
 
 _EXTERNAL_HINT = "or set PILLARS_KAFKA_BOOTSTRAP_SERVERS to use an existing Kafka"
 _STOP_GRACE_S = 30.0
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -177,7 +174,7 @@ class EmbeddedKafka(EmbeddedServer):
             # Its own process group keeps Ctrl-C away from the JVM, so `pillars up` can stop
             # the services before the broker; the death signal covers a killed parent.
             process_group=0,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )
         try:
             self._wait_ready(bootstrap, started + timeout_s)
@@ -203,19 +200,19 @@ class EmbeddedKafka(EmbeddedServer):
                 f"port it recorded: restore the file, or delete {self.paths.data_dir} to start "
                 "with an empty broker"
             )
-        if controller_port is not None and not _port_free(controller_port):
+        if controller_port is not None and not port_free(controller_port):
             raise RuntimeSetupError(
                 f"the Kafka controller port {controller_port} (recorded in {path}, and fixed "
                 "once the storage is formatted) is in use: is another broker running on "
                 f"{self.paths.data_dir}?"
             )
         port = self._requested_port or saved.get("port")
-        if port is not None and port == self._requested_port and not _port_free(port):
+        if port is not None and port == self._requested_port and not port_free(port):
             raise RuntimeSetupError(f"Kafka port {port} is in use")
-        if port is None or not _port_free(port):
-            port = _free_port(avoid=controller_port)
+        if port is None or not port_free(port):
+            port = free_port(avoid=controller_port)
         if controller_port is None:
-            controller_port = _free_port(avoid=port)
+            controller_port = free_port(avoid=port)
         path.write_text(json.dumps({"port": port, "controller_port": controller_port}))
         return port, controller_port
 
@@ -369,38 +366,3 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # Like the JVM's server sockets, so a port in TIME_WAIT after a restart counts as free.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(avoid: int | None = None) -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port != avoid:
-            return port
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """Return a pre-exec hook that has Linux send the child SIGTERM when this process dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-
-    def hook() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return hook

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import pwd
-import socket
 import stat
 import subprocess
 import tempfile
@@ -20,6 +19,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]  # no types-psutil in the env
 
 from shared.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
+from shared.runtime.host import free_port, port_free
 
 __all__ = ["DATABASE", "EmbeddedPostgres"]
 
@@ -126,12 +126,12 @@ class EmbeddedPostgres(EmbeddedServer):
         path = self.data_dir / "ports.json"
         saved: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
         port = self._requested_port or saved.get("port")
-        if port is not None and not _port_free(port):
+        if port is not None and not port_free(port):
             if port == self._requested_port:
                 raise RuntimeSetupError(f"Postgres port {port} is in use")
             port = None
         if port is None:
-            port = _free_port()
+            port = free_port()
         path.write_text(json.dumps({"port": port}))
         return port
 
@@ -272,20 +272,3 @@ def _processes_in(folder: Path) -> list[psutil.Process]:
         if process.info["cwd"] == target:
             found.append(process)
     return found
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port

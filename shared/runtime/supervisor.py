@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.runtime.host import die_with_parent
+
 __all__ = ["SERVICES", "ServiceProcess", "Supervisor"]
 
 log = logging.getLogger(__name__)
@@ -24,15 +26,6 @@ SERVICES: tuple[str, ...] = (
     "feedback",
     "scaler",
 )
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGTERM the child when the supervisor dies, so nothing is orphaned."""
-    if sys.platform == "linux":
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @dataclass
@@ -119,7 +112,7 @@ class Supervisor:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,  # only sets the death signal
+                preexec_fn=die_with_parent(),
             )
         replica.started_at = time.monotonic()
 

@@ -56,15 +56,17 @@ async def test_sigkill_between_batches_then_restart_indexes_every_chunk_once(
                 if isinstance(e, DocumentIndexed) and e.tenant == tenant
             }
 
-        await indexed.collect(lambda events: len(mine(events)) >= 1, timeout_s=120)
+        before = await indexed.collect(lambda events: len(mine(events)) >= 1, timeout_s=120)
         [replica] = supervisor.processes()
         assert replica.process is not None
         replica.process.kill()  # mid-run: later batches are being encoded or written
         replica.process.wait()
         assert supervisor.restart_dead(backoff_s=0) == ["embedding-1"]
-        events = await indexed.collect(lambda events: len(mine(events)) == DOCUMENTS, 240)
+        after = await indexed.collect(
+            lambda events: len(mine(before + events)) == DOCUMENTS, timeout_s=240
+        )
         await indexed.stop()
-        assert len(mine(events)) == DOCUMENTS
+        assert len(mine(before + after)) == DOCUMENTS
         rows = await pool.fetch("SELECT chunk_id FROM pillars_chunks WHERE tenant = $1", tenant)
         assert sorted(r["chunk_id"] for r in rows) == sorted(expected)  # each exactly once
     finally:
