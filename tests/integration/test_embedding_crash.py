@@ -46,27 +46,29 @@ async def test_sigkill_between_batches_then_restart_indexes_every_chunk_once(
         ]
         expected = {c.chunk_id for doc in chunked for c in doc.chunks}
         indexed = await client.watch(Topic.INDEXED)
-        for doc in chunked:
-            await client.publish(Topic.CHUNKS, doc)
+        try:
+            for doc in chunked:
+                await client.publish(Topic.CHUNKS, doc)
 
-        def mine(events: list[object]) -> set[str]:
-            return {
-                e.document_id
-                for e in events
-                if isinstance(e, DocumentIndexed) and e.tenant == tenant
-            }
+            def mine(events: list[object]) -> set[str]:
+                return {
+                    e.document_id
+                    for e in events
+                    if isinstance(e, DocumentIndexed) and e.tenant == tenant
+                }
 
-        before = await indexed.collect(lambda events: len(mine(events)) >= 1, timeout_s=120)
-        [replica] = supervisor.processes()
-        assert replica.process is not None
-        replica.process.kill()  # mid-run: later batches are being encoded or written
-        replica.process.wait()
-        assert supervisor.restart_dead(backoff_s=0) == ["embedding-1"]
-        after = await indexed.collect(
-            lambda events: len(mine(before + events)) == DOCUMENTS, timeout_s=240
-        )
-        await indexed.stop()
-        assert len(mine(before + after)) == DOCUMENTS
+            before = await indexed.collect(lambda events: len(mine(events)) >= 1, timeout_s=120)
+            [replica] = supervisor.processes()
+            assert replica.process is not None
+            replica.process.kill()  # mid-run: later batches are being encoded or written
+            replica.process.wait()
+            assert supervisor.restart_dead(backoff_s=0) == ["embedding-1"]
+            after = await indexed.collect(
+                lambda events: len(mine(before + events)) == DOCUMENTS, timeout_s=240
+            )
+            assert len(mine(before + after)) == DOCUMENTS
+        finally:
+            await indexed.stop()
         rows = await pool.fetch("SELECT chunk_id FROM pillars_chunks WHERE tenant = $1", tenant)
         assert sorted(r["chunk_id"] for r in rows) == sorted(expected)  # each exactly once
     finally:

@@ -34,7 +34,7 @@ class SentenceEncoder:
     @property
     def dimension(self) -> int:
         """Length of the vectors this model produces."""
-        return int(self._model.get_sentence_embedding_dimension())
+        return int(self._model.get_embedding_dimension())
 
     def encode_sync(self, texts: Sequence[str]) -> list[list[float]]:
         """Encode in the calling thread; used by benchmarks as the raw baseline."""
