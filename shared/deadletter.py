@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 TRANSIENT: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
+    socket.gaierror,  # a name that does not resolve yet (a container still starting)
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.InterfaceError,
@@ -37,7 +39,6 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaConnectionError,
     KafkaTimeoutError,
     RequestTimedOutError,
-    OSError,
 )
 
 
