@@ -9,7 +9,7 @@ from aiokafka import ConsumerRecord
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 
-from shared.deadletter import dead_letter, describe
+from shared.deadletter import dead_letter, describe, record_headers
 from shared.events import Event
 
 __all__ = ["Received", "raw_bodies", "valid_events"]
@@ -46,6 +46,5 @@ async def valid_events(
         except ValidationError as exc:
             await dead_letter(broker, record, reason=describe(exc), consumer=consumer)
             continue
-        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
-        received.append(Received(event, headers))
+        received.append(Received(event, record_headers(record)))
     return received

@@ -21,7 +21,7 @@ from faststream._internal.context.repository import ContextRepo
 
 from shared.topics import dlq_name
 
-__all__ = ["DeadLetterMiddleware", "Rejected", "dead_letter", "is_transient"]
+__all__ = ["DeadLetterMiddleware", "Rejected", "dead_letter", "is_transient", "record_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,16 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:2000]
 
 
+def record_headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
+    """Return a record's headers as text (bytes that are not UTF-8 are replaced, not fatal)."""
+    return {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+
+
 async def dead_letter(
     broker: Any, record: ConsumerRecord[bytes, bytes], *, reason: str, consumer: str
 ) -> None:
     """Publish `record`'s original bytes and headers to its topic's DLQ, with the reason."""
-    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+    headers = record_headers(record)
     headers |= {
         "pillars_dlq_reason": reason,
         "pillars_dlq_consumer": consumer,

@@ -27,7 +27,7 @@ from shared.events import (
     utcnow,
 )
 from shared.runtime.stack import Endpoints
-from shared.topics import Topic
+from shared.topics import CONSUMED_BY, Topic, consumer_group
 from tests.e2e.conftest import RunningPlatform
 from tests.otlp_receiver import OtlpReceiver
 
@@ -188,11 +188,11 @@ async def test_malformed_message_on_each_topic_is_dead_lettered_and_the_next_flo
     for topic, good, *_ in cases:
         refused = [r for r in await client.dead_letters(topic) if r.key == good.message_key]
         consumers = {dict(r.headers)["pillars_dlq_consumer"].decode() for r in refused}
-        expected = (
-            {"pillars.evaluator.predictions", "pillars.feedback.predictions"}
-            if topic is Topic.PREDICTIONS
-            else {f"pillars.{_owner(topic)}.{topic.value}"}
-        )
+        expected = {
+            consumer_group("pillars", service, topic)
+            for service, consumed in CONSUMED_BY.items()
+            if topic in consumed
+        }
         assert consumers == expected, topic
         for record in refused:
             assert record.value is not None
@@ -200,17 +200,6 @@ async def test_malformed_message_on_each_topic_is_dead_lettered_and_the_next_flo
             assert dict(record.headers)["pillars_dlq_reason"].startswith(b"ValidationError")
     assert all(p.is_running() for p in platform.services), "a bad message stopped a service"
     assert len(platform.services) == 6
-
-
-def _owner(topic: Topic) -> str:
-    return {
-        Topic.DOCUMENTS: "ingestion",
-        Topic.REQUESTS: "ingestion",
-        Topic.CHUNKS: "embedding",
-        Topic.REQUESTS_ACCEPTED: "embedding",
-        Topic.REQUESTS_EMBEDDED: "inference",
-        Topic.FEEDBACK: "feedback",
-    }[topic]
 
 
 def test_pillars_demo_prints_predictions(platform: RunningPlatform) -> None:
