@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from shared.events import DocumentChanged
 
-__all__ = ["DATASETS", "dataset_documents", "folder_documents", "python_docs_folder"]
+__all__ = [
+    "DATASETS",
+    "FaqEntry",
+    "dataset_documents",
+    "faq_entries",
+    "folder_documents",
+    "python_docs_folder",
+]
 
 DATASETS = ("python-docs",)
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".markdown")
 _PY_DOCS = "usr/share/doc/python3.11/html/_sources"
+_UNDERLINE = re.compile(r"^([=\-~^\"'`*+#<>:.])\1{2,}\s*$")
 
 
 def python_docs_folder(cache: Path) -> Path:
@@ -110,3 +120,38 @@ def dataset_documents(
         # A fixed seed: the same sample every run, so runs compare (not a security use).
         documents = faq + random.Random(11).sample(rest, min(sample, len(rest)))  # noqa: S311
     return documents
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    """One FAQ question and the text of its answer section (heading excluded)."""
+
+    question: str
+    answer: str
+
+
+def faq_entries(rst: str) -> list[FaqEntry]:
+    """Split a reStructuredText FAQ page into its questions: headings that end in "?".
+
+    An answer runs from its heading's underline to the next heading of any level.
+    """
+    lines = rst.splitlines()
+    headings = [
+        i
+        for i in range(len(lines) - 1)
+        if lines[i].strip()
+        and not lines[i][0].isspace()
+        and _UNDERLINE.match(lines[i + 1])
+        and len(lines[i + 1].rstrip()) >= len(lines[i].rstrip())
+    ]
+    entries = []
+    for at, start in enumerate(headings):
+        question = lines[start].strip()
+        end = headings[at + 1] if at + 1 < len(headings) else len(lines)
+        body = lines[start + 2 : end]
+        if body and _UNDERLINE.match(body[-1]):  # the next heading's overline
+            body = body[:-1]
+        answer = "\n".join(body).strip()
+        if question.endswith("?") and answer:
+            entries.append(FaqEntry(question=question, answer=answer))
+    return entries

@@ -8,12 +8,17 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["PillarsSettings", "default_data_dir"]
+__all__ = ["PillarsSettings", "cache_dir", "default_data_dir"]
 
 
 def default_data_dir() -> Path:
     """Return the per-user data directory used when `PILLARS_DATA_DIR` is unset."""
     return platformdirs.user_data_path("pillars")
+
+
+def cache_dir() -> Path:
+    """Return the per-user cache of things derived from installed packages (jars, exports)."""
+    return platformdirs.user_cache_path("pillars")
 
 
 class PillarsSettings(BaseSettings):

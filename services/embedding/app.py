@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import asyncpg
 from faststream import Context, FastStream
 from faststream.kafka.annotations import KafkaMessage
 
+from services.embedding.adapters.encoders import load_encoder
 from services.embedding.adapters.pgvector_store import PgChunkStore
-from services.embedding.adapters.sentence_encoder import SentenceEncoder
 from services.embedding.config import EmbeddingSettings
 from services.embedding.handlers import SERVICE, embed_requests, index_documents
 from services.embedding.ports import ChunkStore, Encoder
 from shared.events import DocumentChunked, RequestAccepted
-from shared.models import model_folder
 from shared.service import ServiceKit
 from shared.topics import Topic
 
@@ -28,10 +28,7 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
     indexed = kit.publisher(Topic.INDEXED)
 
     async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
-        path = model_folder(settings.embedding_model_path)
-        encoder = SentenceEncoder(
-            path, batch_size=settings.embedding_batch_size, threads=settings.embedding_threads
-        )
+        encoder = await asyncio.to_thread(load_encoder, settings)
         store = PgChunkStore(pool)
         await store.create_schema(
             encoder.dimension,

@@ -1,17 +1,31 @@
-"""Host-level helpers the embedded servers and the supervisor share: ports, child lifetimes."""
+"""Host-level helpers the embedded servers and the supervisor share: ports, locks, children."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-__all__ = ["die_with_parent", "free_port", "port_free"]
+__all__ = ["die_with_parent", "exclusive", "free_port", "port_free"]
 
 _PR_SET_PDEATHSIG = 1
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (created if missing), across processes."""
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def port_free(port: int) -> bool:

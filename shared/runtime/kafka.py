@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -15,7 +13,6 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +21,7 @@ from typing import IO
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
-from shared.runtime.host import die_with_parent, free_port, port_free
+from shared.runtime.host import die_with_parent, exclusive, free_port, port_free
 
 __all__ = ["EmbeddedKafka", "KafkaPaths", "resolve_kafka_jars"]
 
@@ -78,7 +75,7 @@ def resolve_kafka_jars(jars_dir: Path) -> Path:
             + _EXTERNAL_HINT,
         )
     jars_dir.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(jars_dir.with_name(jars_dir.name + ".lock")):
+    with exclusive(jars_dir.with_name(jars_dir.name + ".lock")):
         if _resolved(jars_dir, digest):
             return jars_dir
         staging = jars_dir.with_name(jars_dir.name + ".partial")
@@ -356,13 +353,3 @@ def _accepts(bootstrap: str) -> bool:
 def _resolved(jars_dir: Path, digest: str) -> bool:
     marker = jars_dir / RESOLVED_MARKER
     return marker.exists() and marker.read_text().strip() == digest
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

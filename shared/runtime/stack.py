@@ -8,13 +8,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
 from shared.kafka_admin import wait_for_members
 from shared.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
 from shared.runtime.postgres import EmbeddedPostgres
 from shared.runtime.supervisor import SERVICES, Supervisor, service_env
-from shared.settings import PillarsSettings
+from shared.settings import PillarsSettings, cache_dir
 from shared.topics import all_consumer_groups, ensure_topics
 
 __all__ = ["Endpoints", "Stack", "read_endpoints"]
@@ -71,7 +69,7 @@ class Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         bootstrap = self.settings.kafka_bootstrap_servers
         if not bootstrap:
-            jars = resolve_kafka_jars(platformdirs.user_cache_path("pillars") / "kafka-jars")
+            jars = resolve_kafka_jars(cache_dir() / "kafka-jars")
             self.kafka = EmbeddedKafka(self.data_dir / "kafka", jars)
             bootstrap = self.kafka.start()
         database_url = self.settings.database_url

@@ -9,13 +9,13 @@ import textwrap
 import time
 from pathlib import Path
 
-import platformdirs
 import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
+from shared.settings import cache_dir
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def kafka_jars() -> Path:
-    return resolve_kafka_jars(platformdirs.user_cache_path("pillars") / "kafka-jars")
+    return resolve_kafka_jars(cache_dir() / "kafka-jars")
 
 
 def java_children(data_dir: Path) -> list[psutil.Process]:
