@@ -54,6 +54,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  kafka     {endpoints.kafka_bootstrap_servers}  ({kafka_kind}, KRaft)")
         print(f"  postgres  {endpoints.database_url}  ({pg_kind}, pgvector)")
         supervisor = stack.start_services()
+        assert stack.control is not None
+        print(f"  control   {stack.control.url}/services/NAME/replicas  (the scaler acts here)")
         for replica in supervisor.processes():
             pid = replica.process.pid if replica.process else "?"
             print(f"  {replica.name:<12} pid {pid}  log {replica.log_path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
@@ -42,6 +43,15 @@ class Watch:
                 events.append(event)
                 if done(events):
                     break
+        return events
+
+    async def collect_for(self, seconds: float) -> list[Event]:
+        """Gather whatever arrives within `seconds`."""
+        events: list[Event] = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                async for event in self.stream():
+                    events.append(event)
         return events
 
     async def stop(self) -> None:

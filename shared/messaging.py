@@ -25,6 +25,8 @@ def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider)
         acks="all",
         enable_idempotence=True,
         max_request_size=MAX_MESSAGE_BYTES,
+        # On SIGTERM (scale-down, Ctrl-C) in-flight messages finish and commit first.
+        graceful_timeout=settings.shutdown_grace_s,
         middlewares=[
             # Outermost of the two, so the telemetry span records the error first.
             functools.partial(DeadLetterMiddleware, backoff_s=settings.retry_backoff_s),

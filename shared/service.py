@@ -23,6 +23,7 @@ from shared.cloudevents import publish_event
 from shared.db import create_pool
 from shared.events import Event
 from shared.messaging import consumer_options, make_broker
+from shared.rebalance import FinishBeforeRevoke
 from shared.settings import PillarsSettings
 from shared.telemetry import continue_trace, setup_tracing
 from shared.topics import EVENT_OF, Topic, topic_name
@@ -62,11 +63,19 @@ class ServiceKit:
     def subscriber(
         self, topic: Topic, **options: Any
     ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
-        """Return a subscriber decorator for `topic` that commits only after processing."""
-        decorator: Callable[[Callable[..., Awaitable[Any]]], Any] = self.broker.subscriber(
+        """Return a subscriber decorator for `topic` that commits only after processing.
+
+        On a rebalance its in-flight messages finish and commit before the partitions
+        move, so a replica joining or leaving does not make another one redo them.
+        """
+        listener = FinishBeforeRevoke(timeout_s=self.settings.shutdown_grace_s)
+        subscriber: Any = self.broker.subscriber(
             self.topic(topic),
+            listener=listener,
             **(consumer_options(self.settings, self.service, topic) | options),
         )
+        listener.subscriber = subscriber
+        decorator: Callable[[Callable[..., Awaitable[Any]]], Any] = subscriber
         return decorator
 
     def batch_subscriber(

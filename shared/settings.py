@@ -46,6 +46,11 @@ class PillarsSettings(BaseSettings):
         description="A sentence-transformers model folder; unset = the packaged all-MiniLM-L6-v2. "
         "Ingestion chunks with its tokenizer, embedding encodes with it.",
     )
+    shutdown_grace_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="On stop or rebalance, how long in-flight messages may take to finish.",
+    )
     retry_backoff_s: float = Field(
         default=1.0,
         gt=0,

@@ -1,23 +1,69 @@
-"""Scaler's FastStream wiring: every few seconds, lag -> a `scaling` decision per service."""
+"""Scaler's FastStream wiring: every few seconds, offsets -> a decision per service -> act."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 
 from faststream import FastStream
 
 from services.scaler.adapters.kafka_lag import KafkaLagProbe
+from services.scaler.adapters.replica_backends import DryRun, LocalSupervisor
 from services.scaler.config import ScalerSettings
-from services.scaler.handlers import SERVICE, LagPolicy, decide_replicas
+from services.scaler.handlers import SERVICE, ServiceScaler
+from services.scaler.policy import DrainPolicy, KedaPolicy, Policy
+from services.scaler.ports import ReplicaBackend
 from shared.cloudevents import publish_event
 from shared.service import ServiceKit
 from shared.topics import Topic, consumer_group, topic_name
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "make_backend", "make_policy"]
 
 log = logging.getLogger(__name__)
+
+
+def make_policy(settings: ScalerSettings) -> Policy:
+    """The configured policy with its bounds and scale-down window."""
+    window = settings.scaler_scale_down_stabilization_s
+    low, high = settings.scaler_min_replicas, settings.scaler_max_replicas
+    if settings.scaler_policy == "keda":
+        return KedaPolicy(
+            lag_threshold=settings.scaler_lag_threshold,
+            minimum=low,
+            maximum=high,
+            scale_down_stabilization_s=300.0 if window is None else window,
+        )
+    return DrainPolicy(
+        target_drain_s=settings.scaler_target_drain_s,
+        minimum=low,
+        maximum=high,
+        scale_down_stabilization_s=60.0 if window is None else window,
+    )
+
+
+def make_backend(settings: ScalerSettings) -> ReplicaBackend:
+    """The configured backend; `auto` acts on `pillars up`'s supervisor when there is one."""
+    chosen = settings.scaler_backend
+    if chosen == "auto":
+        chosen = "local" if settings.supervisor_url else "dry-run"
+    if chosen == "local":
+        if not settings.supervisor_url:
+            raise RuntimeError(
+                "PILLARS_SCALER_BACKEND=local needs PILLARS_SUPERVISOR_URL (`pillars up` sets it)"
+            )
+        return LocalSupervisor(settings.supervisor_url)
+    if chosen == "kubernetes":
+        from services.scaler.adapters.kubernetes_backend import KubernetesDeployments
+
+        return KubernetesDeployments(
+            settings.scaler_k8s_namespace,
+            settings.scaler_k8s_deployment_prefix,
+            api_url=settings.scaler_k8s_api_url,
+            token=settings.scaler_k8s_token,
+        )
+    return DryRun()
 
 
 def create_app(settings: ScalerSettings | None = None) -> FastStream:
@@ -25,30 +71,51 @@ def create_app(settings: ScalerSettings | None = None) -> FastStream:
     settings = settings or ScalerSettings()
     kit = ServiceKit(SERVICE, settings)
     decisions = kit.publisher(Topic.SCALING)
-    policy = LagPolicy(
-        lag_per_replica=settings.scaler_lag_per_replica,
-        minimum=settings.scaler_min_replicas,
-        maximum=settings.scaler_max_replicas,
-    )
+    backend = make_backend(settings)
+    scalers = {
+        service: ServiceScaler(service, make_policy(settings), settings.scaler_rate_per_replica)
+        for service in settings.scaler_watch
+    }
     tasks: list[asyncio.Task[None]] = []
     probes: list[KafkaLagProbe] = []  # aiokafka clients must be built inside the running loop
 
-    async def decide_all(probe: KafkaLagProbe) -> None:
-        for service, topics in settings.scaler_watch.items():
-            prefix = settings.topic_prefix
-            lags = [
-                await probe.observe(consumer_group(prefix, service, t), topic_name(t, prefix))
-                for t in topics
-            ]
-            decision = decide_replicas(service, lags, policy=policy)
-            await publish_event(decisions, decision, kit.source)
+    async def decide(probe: KafkaLagProbe, service: str) -> None:
+        prefix = settings.topic_prefix
+        topics = settings.scaler_watch[service]
+        groups = [
+            await probe.observe(consumer_group(prefix, service, t), topic_name(t, prefix))
+            for t in topics
+        ]
+        running = await backend.replicas(service)
+        if running is None:
+            running = max((g.members for g in groups), default=0)
+        decision = scalers[service].decide(
+            groups, replicas=running, at=time.monotonic(), backend=backend.name
+        )
+        if decision.desired_replicas != running and backend.name != "dry-run":
+            try:
+                acted = await backend.scale(service, decision.desired_replicas)
+                decision = decision.model_copy(update={"acted": acted})
+            except Exception as exc:  # a failed action is reported, and retried next round
+                log.exception("scaling %s to %d failed", service, decision.desired_replicas)
+                decision = decision.model_copy(update={"error": f"{type(exc).__name__}: {exc}"})
+        if decision.acted:
+            log.info(
+                "%s: %d -> %d replicas (%s)",
+                service,
+                running,
+                decision.desired_replicas,
+                decision.reason,
+            )
+        await publish_event(decisions, decision, kit.source)
 
     async def loop() -> None:
         while True:
-            try:
-                await decide_all(probes[0])
-            except Exception:  # a failed round must not end the loop: log it, try again
-                log.exception("scaling round failed")
+            for service in scalers:
+                try:
+                    await decide(probes[0], service)
+                except Exception:  # a failed round must not end the loop: log it, try again
+                    log.exception("scaling round for %s failed", service)
             await asyncio.sleep(settings.scaler_interval_s)
 
     async def start() -> None:

@@ -1,54 +1,88 @@
-"""Scaler handlers: turn a service's consumer-group lag into a replica decision."""
+"""Scaler handlers: a service's consumer-group offsets in, a replica decision out."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import zip_longest
 
+from services.scaler.policy import Observation, Policy, RateTracker, Stabilizer
 from services.scaler.ports import GroupLag
 from shared.events import ScalingDecision
 
-__all__ = ["SERVICE", "LagPolicy", "decide_replicas"]
+__all__ = ["SERVICE", "ServiceScaler", "observe"]
 
 SERVICE = "scaler"
 
 
-@dataclass(frozen=True)
-class LagPolicy:
-    """Replicas = ceil(lag / lag_per_replica), within [minimum, min(maximum, partitions)]."""
+def observe(groups: Sequence[GroupLag], replicas: int, at: float) -> Observation:
+    """Sum a service's groups into one observation.
 
-    lag_per_replica: int
-    minimum: int
-    maximum: int
-
-
-def decide_replicas(
-    service: str, lags: Sequence[GroupLag], *, policy: LagPolicy, tenant: str = "platform"
-) -> ScalingDecision:
-    """Decide how many replicas `service` needs for the lag of all its consumer groups."""
-    lag = sum(g.lag for g in lags)
-    partitions = max((g.partitions for g in lags), default=0)
-    current = max((g.members for g in lags), default=0)
-    ceiling = max(policy.minimum, min(policy.maximum, partitions))
-    wanted = math.ceil(lag / policy.lag_per_replica)
-    desired = min(max(wanted, policy.minimum), ceiling)
-    if desired == wanted:
-        reason = f"lag {lag} at {policy.lag_per_replica} per replica"
-    elif desired < wanted:
-        bound = "partitions" if ceiling == partitions else "max replicas"
-        reason = f"lag {lag} wants {wanted}, capped at {ceiling} by {bound}"
-    else:
-        reason = f"lag {lag}: kept at the minimum of {policy.minimum}"
-    return ScalingDecision(
-        tenant=tenant,
-        service=service,
-        consumer_group=",".join(g.group for g in lags),
-        topics=[g.topic for g in lags],
-        partitions=partitions,
-        lag=lag,
-        current_replicas=current,
-        desired_replicas=desired,
-        reason=reason,
-        acted=False,
+    Every replica consumes each of the service's topics, so a replica can serve
+    partition i of every topic: lags add up per partition index.
+    """
+    lags = tuple(
+        sum(column) for column in zip_longest(*(g.partition_lags for g in groups), fillvalue=0)
     )
+    return Observation(
+        at=at,
+        partition_lags=lags,
+        end_offsets=sum(g.end_offsets for g in groups),
+        committed=sum(g.committed for g in groups),
+        replicas=replicas,
+    )
+
+
+@dataclass
+class ServiceScaler:
+    """One service's scaling state: its rate history and its stabilisation window."""
+
+    service: str
+    policy: Policy
+    default_rate_per_replica: float
+    tracker: RateTracker = field(init=False)
+    stabilizer: Stabilizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tracker = RateTracker(self.default_rate_per_replica)
+        self.stabilizer = Stabilizer(self.policy.scale_down_stabilization_s)
+
+    def decide(
+        self,
+        groups: Sequence[GroupLag],
+        *,
+        replicas: int,
+        at: float,
+        backend: str,
+        tenant: str = "platform",
+    ) -> ScalingDecision:
+        """Observe, update rates, recommend and stabilise; `acted` is for the caller to set."""
+        seen = observe(groups, replicas, at)
+        rates = self.tracker.update(seen)
+        recommended = self.policy.recommend(seen, rates)
+        desired = self.stabilizer.settle(at, recommended.replicas)
+        reason = recommended.reason
+        if desired != recommended.replicas:
+            reason += (
+                f"; holding {desired} until the {self.policy.scale_down_stabilization_s:g} s "
+                "scale-down window settles"
+            )
+        return ScalingDecision(
+            tenant=tenant,
+            service=self.service,
+            consumer_group=",".join(g.group for g in groups),
+            topics=[g.topic for g in groups],
+            partitions=seen.partitions,
+            partition_lags=list(seen.partition_lags),
+            lag=seen.lag,
+            arrival_rate=round(rates.arrival, 3),
+            processed_rate=round(rates.processed, 3),
+            rate_per_replica=round(rates.per_replica, 3),
+            rate_measured=rates.measured,
+            policy=self.policy.name,
+            recommended_replicas=recommended.replicas,
+            current_replicas=replicas,
+            desired_replicas=desired,
+            reason=reason,
+            backend=backend,
+        )

@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["GroupLag", "LagProbe"]
+from services.scaler.policy import PartitionLags
+
+__all__ = ["GroupLag", "LagProbe", "ReplicaBackend"]
 
 
 @dataclass(frozen=True)
-class GroupLag:
-    """One consumer group on one topic: partitions, total lag and live members."""
+class GroupLag(PartitionLags):
+    """One consumer group on one topic: per-partition lag, offset sums and live members."""
 
     group: str
     topic: str
-    partitions: int
-    lag: int
     members: int
 
 
@@ -24,4 +24,21 @@ class LagProbe(Protocol):
 
     async def observe(self, group: str, topic: str) -> GroupLag:
         """Return the group's lag on `topic` now."""
+        ...
+
+
+class ReplicaBackend(Protocol):
+    """Where replicas run: reads and sets how many of a service there are."""
+
+    @property
+    def name(self) -> str:
+        """`local`, `kubernetes` or `dry-run`."""
+        ...
+
+    async def replicas(self, service: str) -> int | None:
+        """Return the replicas the backend runs now (None: it cannot tell)."""
+        ...
+
+    async def scale(self, service: str, replicas: int) -> bool:
+        """Ask for `replicas` of `service`; return whether anything changed."""
         ...

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.kafka_admin import wait_for_members
+from shared.runtime.control import ControlServer
 from shared.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
 from shared.runtime.postgres import EmbeddedPostgres
 from shared.runtime.supervisor import SERVICES, Supervisor, service_env
@@ -56,6 +57,7 @@ class Stack:
     kafka: EmbeddedKafka | None = None
     postgres: EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
+    control: ControlServer | None = None
     endpoints: Endpoints | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -97,12 +99,18 @@ class Stack:
     def start_services(self, services: tuple[str, ...] = SERVICES) -> Supervisor:
         """Start one replica of each service against the running infrastructure."""
         assert self.endpoints is not None, "start_infrastructure() first"
+        self.control = ControlServer(SERVICES)
         env = service_env(
             self.endpoints.kafka_bootstrap_servers,
             self.endpoints.database_url,
-            {"PILLARS_DATA_DIR": str(self.data_dir), **self.extra_env},
+            {
+                "PILLARS_DATA_DIR": str(self.data_dir),
+                "PILLARS_SUPERVISOR_URL": self.control.url,
+                **self.extra_env,
+            },
         )
         self.supervisor = Supervisor(env, self.data_dir / "logs")
+        self.control.start(self.supervisor)
         self.supervisor.start(services)
         return self.supervisor
 
@@ -127,6 +135,9 @@ class Stack:
 
     def stop(self) -> None:
         """Stop services first, then Postgres and Kafka; safe to call twice."""
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor = None

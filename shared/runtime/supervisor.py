@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class Supervisor:
         self._env = dict(env)
         self._log_dir = log_dir
         self._replicas: dict[str, list[ServiceProcess]] = {}
+        # The control API scales from its own threads while the main loop restarts the dead.
+        self._lock = threading.RLock()
 
     def start(self, services: tuple[str, ...] = SERVICES) -> None:
         """Start one replica of each service."""
@@ -64,43 +67,62 @@ class Supervisor:
             self.scale(service, 1)
 
     def replicas(self, service: str) -> int:
-        """Return how many replicas of `service` are running."""
-        return sum(p.alive for p in self._replicas.get(service, []))
+        """Return how many replicas of `service` the supervisor keeps running."""
+        with self._lock:
+            return len(self._replicas.get(service, []))
 
-    def scale(self, service: str, replicas: int) -> None:
-        """Start or stop replicas of `service` until `replicas` run."""
-        running = self._replicas.setdefault(service, [])
-        while len(running) < replicas:
-            replica = ServiceProcess(
-                service, len(running) + 1, self._log_dir / f"{service}-{len(running) + 1}.log"
-            )
-            self._spawn(replica)
-            running.append(replica)
-        while len(running) > replicas:
-            self._terminate([running.pop()])
+    def scale(self, service: str, replicas: int) -> bool:
+        """Start or stop replicas of `service` until `replicas` run; return whether any did.
+
+        A stopped replica gets SIGTERM: it finishes its batch, commits and leaves its
+        consumer groups before it exits.
+        """
+        with self._lock:
+            running = self._replicas.setdefault(service, [])
+            changed = len(running) != replicas
+            while len(running) < replicas:
+                replica = ServiceProcess(
+                    service, len(running) + 1, self._log_dir / f"{service}-{len(running) + 1}.log"
+                )
+                self._spawn(replica)
+                running.append(replica)
+            leaving = []
+            while len(running) > replicas:
+                leaving.append(running.pop())
+        self._terminate(leaving)
+        if changed:
+            log.info("%s scaled to %d replicas", service, replicas)
+        return changed
 
     def processes(self) -> list[ServiceProcess]:
         """Return every replica the supervisor manages."""
-        return [p for replicas in self._replicas.values() for p in replicas]
+        with self._lock:
+            return [p for replicas in self._replicas.values() for p in replicas]
 
     def restart_dead(self, backoff_s: float = 2.0) -> list[str]:
         """Restart replicas that exited, at most once per `backoff_s`; return their names."""
         restarted = []
-        for replica in self.processes():
-            if not replica.alive and time.monotonic() - replica.started_at >= backoff_s:
-                code = replica.process.returncode if replica.process else None
-                log.warning(
-                    "%s exited with %s; restarting (see %s)", replica.name, code, replica.log_path
-                )
-                replica.restarts += 1
-                self._spawn(replica)
-                restarted.append(replica.name)
+        with self._lock:  # a replica being scaled away is no longer listed: it stays stopped
+            for replica in self.processes():
+                if not replica.alive and time.monotonic() - replica.started_at >= backoff_s:
+                    code = replica.process.returncode if replica.process else None
+                    log.warning(
+                        "%s exited with %s; restarting (see %s)",
+                        replica.name,
+                        code,
+                        replica.log_path,
+                    )
+                    replica.restarts += 1
+                    self._spawn(replica)
+                    restarted.append(replica.name)
         return restarted
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """Stop every replica: SIGTERM, then SIGKILL after `timeout_s`."""
-        self._terminate(self.processes(), timeout_s)
-        self._replicas.clear()
+        with self._lock:
+            everyone = self.processes()
+            self._replicas.clear()
+        self._terminate(everyone, timeout_s)
 
     def _spawn(self, replica: ServiceProcess) -> None:
         env = self._env | {"PILLARS_REPLICA": str(replica.replica)}

@@ -74,6 +74,7 @@ async def test_lag_probe_counts_uncommitted_and_committed(
     try:
         fresh = await probe.observe(f"{tenant}.nobody", topic)
         assert (fresh.lag, fresh.partitions, fresh.members) == (10, 3, 0)
+        assert (fresh.end_offsets, fresh.committed) == (10, 0)  # never committed: from start
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=f"{tenant}.reader", enable_auto_commit=False
         )
@@ -85,6 +86,8 @@ async def test_lag_probe_counts_uncommitted_and_committed(
             await consumer.commit({tp: ends[tp]})
             after = await probe.observe(f"{tenant}.reader", topic)
             assert after.lag == 10 - ends[tp]
+            assert after.partition_lags[0] == 0
+            assert (after.end_offsets, after.committed) == (10, ends[tp])
         finally:
             await consumer.stop()
     finally:

@@ -29,19 +29,24 @@ class KafkaLagProbe:
         await self._admin.close()
 
     async def observe(self, group: str, topic: str) -> GroupLag:
-        """Return the group's total lag on `topic`; an uncommitted partition lags by its size."""
+        """Return the group's lag on `topic` per partition; an uncommitted one lags by its size."""
         partitions = [TopicPartition(topic, p) for p in sorted(await self._partitions(topic))]
         ends = await self._consumer.end_offsets(partitions) if partitions else {}
         begins = await self._consumer.beginning_offsets(partitions) if partitions else {}
         committed = await self._admin.list_consumer_group_offsets(group, partitions=partitions)
-        lag = 0
+        lags, position_sum = [], 0
         for tp in partitions:
             meta = committed.get(tp)
             position = meta.offset if meta is not None and meta.offset >= 0 else begins[tp]
-            lag += max(0, ends[tp] - position)
-        members = await self.members(group)
+            lags.append(max(0, ends[tp] - position))
+            position_sum += position
         return GroupLag(
-            group=group, topic=topic, partitions=len(partitions), lag=lag, members=members
+            group=group,
+            topic=topic,
+            partition_lags=tuple(lags),
+            end_offsets=sum(ends.values()),
+            committed=position_sum,
+            members=await self.members(group),
         )
 
     async def members(self, group: str) -> int:

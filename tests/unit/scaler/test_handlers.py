@@ -1,31 +1,54 @@
-import pytest
-
-from services.scaler.handlers import LagPolicy, decide_replicas
+from services.scaler.handlers import ServiceScaler, observe
+from services.scaler.policy import DrainPolicy
 from services.scaler.ports import GroupLag
 
-POLICY = LagPolicy(lag_per_replica=100, minimum=1, maximum=8)
 
-
-def lag(value: int, partitions: int = 3, members: int = 1, topic: str = "t") -> GroupLag:
+def group(
+    topic: str, lags: tuple[int, ...], end: int, committed: int, members: int = 1
+) -> GroupLag:
     return GroupLag(
-        group=f"g.{topic}", topic=topic, partitions=partitions, lag=value, members=members
+        group=f"pillars.embedding.{topic}",
+        topic=topic,
+        partition_lags=lags,
+        end_offsets=end,
+        committed=committed,
+        members=members,
     )
 
 
-@pytest.mark.parametrize(
-    ("lags", "desired", "reason"),
-    [
-        ([lag(0)], 1, "kept at the minimum"),
-        ([lag(250)], 3, "lag 250 at 100 per replica"),
-        ([lag(5000)], 3, "capped at 3 by partitions"),
-        ([lag(5000, partitions=12)], 8, "capped at 8 by max replicas"),
-        ([lag(150, topic="a"), lag(60, topic="b")], 3, "lag 210"),
-        ([], 1, "kept at the minimum"),
-    ],
-)
-def test_replicas_follow_lag_within_bounds(lags: list[GroupLag], desired: int, reason: str) -> None:
-    decision = decide_replicas("embedding", lags, policy=POLICY)
-    assert decision.desired_replicas == desired
-    assert reason in decision.reason
-    assert decision.lag == sum(g.lag for g in lags)
-    assert not decision.acted
+def test_a_services_groups_add_up_per_partition_index() -> None:
+    seen = observe(
+        [group("chunks", (5, 0, 1), 100, 94), group("requests", (1, 2), 10, 7)], 2, at=1.0
+    )
+
+    assert seen.partition_lags == (6, 2, 1)
+    assert (seen.end_offsets, seen.committed, seen.replicas, seen.lag) == (110, 101, 2, 9)
+
+
+def test_a_decision_carries_its_inputs_and_holds_replicas_through_the_window() -> None:
+    scaler = ServiceScaler(
+        "embedding",
+        DrainPolicy(target_drain_s=10, minimum=1, maximum=8, scale_down_stabilization_s=30),
+        default_rate_per_replica=10.0,
+    )
+
+    burst = scaler.decide(
+        [group("chunks", (200, 200, 200), 600, 0)], replicas=1, at=0.0, backend="local"
+    )
+    drained = scaler.decide(
+        [group("chunks", (0, 0, 0), 600, 600)], replicas=3, at=10.0, backend="local"
+    )
+    later = scaler.decide(
+        [group("chunks", (0, 0, 0), 600, 600)], replicas=3, at=45.0, backend="local"
+    )
+
+    assert (burst.lag, burst.partitions, burst.partition_lags) == (600, 3, [200, 200, 200])
+    assert (burst.recommended_replicas, burst.desired_replicas, burst.current_replicas) == (3, 3, 1)
+    assert burst.policy == "drain"
+    assert burst.backend == "local"
+    assert not burst.acted
+    assert drained.processed_rate == 60.0
+    assert drained.arrival_rate == 0.0
+    assert (drained.recommended_replicas, drained.desired_replicas) == (1, 3)
+    assert "scale-down window" in drained.reason
+    assert later.desired_replicas == 1
