@@ -73,7 +73,12 @@ def create_app(settings: ScalerSettings | None = None) -> FastStream:
     decisions = kit.publisher(Topic.SCALING)
     backend = make_backend(settings)
     scalers = {
-        service: ServiceScaler(service, make_policy(settings), settings.scaler_rate_per_replica)
+        service: ServiceScaler(
+            service,
+            make_policy(settings),
+            settings.scaler_rate_per_replica,
+            warmup_s=settings.scaler_warmup_s,
+        )
         for service in settings.scaler_watch
     }
     tasks: list[asyncio.Task[None]] = []

@@ -34,6 +34,11 @@ class ScalerSettings(PillarsSettings):
         gt=0,
         description="Messages/s one replica is assumed to process until the scaler measures it.",
     )
+    scaler_warmup_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="After replicas change, seconds before throughput counts as capacity again.",
+    )
     scaler_lag_threshold: int = Field(
         default=100, ge=1, description="Lag per replica of the keda policy (KEDA's lagThreshold)."
     )

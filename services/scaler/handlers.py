@@ -40,11 +40,12 @@ class ServiceScaler:
     service: str
     policy: Policy
     default_rate_per_replica: float
+    warmup_s: float = 15.0
     tracker: RateTracker = field(init=False)
     stabilizer: Stabilizer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tracker = RateTracker(self.default_rate_per_replica)
+        self.tracker = RateTracker(self.default_rate_per_replica, warmup_s=self.warmup_s)
         self.stabilizer = Stabilizer(self.policy.scale_down_stabilization_s)
 
     def decide(

@@ -70,43 +70,55 @@ class Rates:
 class RateTracker:
     """Derives rates from offset deltas between consecutive observations.
 
-    A replica's capacity is only visible while it is busy: processed ÷ replicas over
-    an interval that started with lag is a capacity sample (smoothed); an idle interval
-    says nothing about it, so the last estimate (or the configured default) stays.
+    processed ÷ replicas over an interval is a sample of a replica's capacity: a
+    full one if the interval began and ended with lag (the replicas were busy), a
+    lower bound if not. Right after the replica count changes, new replicas are
+    still starting and the group rebalances, so intervals within `warmup_s` of a
+    change give no samples. An interval can only understate capacity (a pause, a
+    slow batch, too little work), so the estimate is the best busy sample of the
+    last `window` (the last one seen, if they all left the window), raised to the
+    best lower bound; with no busy sample yet, the configured default stands in
+    for it.
     """
 
     default_per_replica: float
-    smoothing: float = 0.5
+    warmup_s: float = 15.0
+    window: int = 12
     _last: Observation | None = None
-    _per_replica: float | None = None
+    _busy: deque[float] = field(default_factory=deque)
+    _idle: deque[float] = field(default_factory=deque)
+    _known: float | None = None
+    _stable_from: float = float("-inf")
 
     def update(self, now: Observation) -> Rates:
         """Take one observation; return the rates over the interval it closes."""
         last, self._last = self._last, now
         if last is None or now.at <= last.at:
             return self._rates(0.0, 0.0)
+        if now.replicas != last.replicas:
+            self._stable_from = now.at + self.warmup_s
         seconds = now.at - last.at
         arrival = max(0, now.end_offsets - last.end_offsets) / seconds
         processed = max(0, now.committed - last.committed) / seconds
-        busy = last.lag > 0 and now.lag > 0 and last.replicas > 0 and processed > 0
-        if busy and now.replicas == last.replicas:
-            sample = processed / last.replicas
-            previous = self._per_replica
-            self._per_replica = (
-                sample
-                if previous is None
-                else self.smoothing * sample + (1 - self.smoothing) * previous
-            )
+        stable = last.at >= self._stable_from and now.replicas == last.replicas
+        if stable and last.replicas > 0 and processed > 0:
+            busy = last.lag > 0 and now.lag > 0
+            samples = self._busy if busy else self._idle
+            samples.append(processed / last.replicas)
+            while len(samples) > self.window:
+                samples.popleft()
+            if busy:
+                self._known = max(self._busy)
         return self._rates(arrival, processed)
 
     def _rates(self, arrival: float, processed: float) -> Rates:
-        known = self._per_replica is not None
-        per_replica = self._per_replica if self._per_replica is not None else 0.0
+        best = max(self._busy) if self._busy else self._known
+        floor = max(self._idle, default=0.0)
         return Rates(
             arrival=arrival,
             processed=processed,
-            per_replica=per_replica if known else self.default_per_replica,
-            measured=known,
+            per_replica=max(self.default_per_replica if best is None else best, floor),
+            measured=best is not None,
         )
 
 

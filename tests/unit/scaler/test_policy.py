@@ -75,12 +75,12 @@ def test_keda_policy_is_lag_over_threshold(
 
 
 def test_rates_come_from_offset_deltas_and_capacity_only_from_busy_intervals() -> None:
-    tracker = RateTracker(default_per_replica=20.0, smoothing=1.0)
+    tracker = RateTracker(default_per_replica=20.0, warmup_s=0)
 
     first = tracker.update(seen(0, at=0.0, end=100, committed=100))
     idle = tracker.update(seen(0, at=10.0, end=150, committed=150))
-    busy_start = tracker.update(seen(500, at=20.0, end=700, committed=200, replicas=2))
-    busy = tracker.update(seen(300, at=30.0, end=800, committed=500, replicas=2))
+    busy_start = tracker.update(seen(500, at=20.0, end=700, committed=200))
+    busy = tracker.update(seen(300, at=30.0, end=800, committed=500))
 
     assert (first.arrival, first.per_replica, first.measured) == (0.0, 20.0, False)
     # idle: 5/s arrive and are processed, which says nothing about capacity
@@ -91,8 +91,32 @@ def test_rates_come_from_offset_deltas_and_capacity_only_from_busy_intervals() -
         False,
     )
     assert busy_start.arrival == 55.0
-    # busy for the whole interval with 2 replicas: 300 in 10 s = 15/s each
-    assert (busy.processed, busy.per_replica, busy.measured) == (30.0, 15.0, True)
+    # busy for the whole interval: 300 in 10 s
+    assert (busy.processed, busy.per_replica, busy.measured) == (30.0, 30.0, True)
+
+
+def test_capacity_is_the_best_recent_sample_and_ignores_warm_up_after_scaling() -> None:
+    tracker = RateTracker(default_per_replica=5.0, warmup_s=15, window=3)
+    committed = 0
+
+    def step(at: float, per_second: float, replicas: int) -> Rates:
+        nonlocal committed
+        committed += int(per_second * 5)
+        return tracker.update(
+            seen(1000, 1000, at=at, end=10_000, committed=committed, replicas=replicas)
+        )
+
+    step(0, 0, 1)
+    assert step(5, 40, 1).per_replica == 40.0
+    assert step(10, 20, 1).per_replica == 40.0  # a slow interval does not lower it
+    # scaled to 4: new replicas start and the group rebalances; no samples for 15 s
+    assert step(15, 10, 4).per_replica == 40.0
+    assert step(20, 10, 4).per_replica == 40.0
+    assert step(30, 10, 4).per_replica == 40.0
+    assert step(35, 120, 4).per_replica == 40.0  # = 30 per replica, below the best
+    assert step(40, 100, 4).per_replica == 30.0  # the 40 left the window of 3 samples
+    assert step(45, 100, 4).per_replica == 30.0
+    assert step(50, 100, 4).per_replica == 25.0  # capacity really fell: followed in 3 samples
 
 
 def test_no_committed_offsets_yet_means_the_whole_topic_lags() -> None:
@@ -113,3 +137,13 @@ def test_stabilizer_scales_up_at_once_and_down_after_its_window() -> None:
     assert window.settle(30, 1) == 3  # down: held while 3 is in the window
     assert window.settle(64, 1) == 3
     assert window.settle(66, 1) == 1  # the 3 at t=5 left the window
+
+
+def test_work_done_without_lag_is_a_floor_under_the_assumed_rate() -> None:
+    tracker = RateTracker(default_per_replica=20.0, warmup_s=0)
+    tracker.update(seen(0, at=0.0, end=0, committed=0, replicas=2))
+
+    quiet = tracker.update(seen(0, at=10.0, end=840, committed=840, replicas=2))
+
+    assert (quiet.per_replica, quiet.measured) == (42.0, False)  # at least 42/s each
+    assert DRAIN.recommend(seen(0, 0, 0), rates(arrival=84, per_replica=42.0)).replicas == 2
