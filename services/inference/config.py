@@ -15,9 +15,9 @@ class InferenceSettings(PillarsSettings):
     """`PILLARS_*` settings of the inference service."""
 
     hnsw_ef_search: int = Field(
-        default=100,
+        default=200,
         ge=1,
-        description="HNSW search candidate list (100: top-10 overlap with exact search 0.99).",
+        description="HNSW search candidate list (200: top-10 overlap with exact search >= 0.977).",
     )
     hnsw_iterative_scan: Literal["off", "relaxed_order", "strict_order"] = Field(
         default="relaxed_order",

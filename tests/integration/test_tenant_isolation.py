@@ -1,0 +1,102 @@
+"""Tenant isolation is absolute: no query ever retrieves another tenant's chunk.
+
+Property-based: hypothesis draws many tenants with random vectors, and queries
+aimed at other tenants' chunks (their nearest neighbours are foreign), at random
+k and ef_search; the real retriever on the real pgvector index must return only
+the asking tenant's chunks, and as many as it has up to k.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.embedding.adapters.pgvector_store import PgChunkStore
+from services.inference.adapters.pgvector_retriever import PgRetriever
+from shared.db import create_pool
+from shared.events import Chunk, DocumentChunked
+from shared.runtime.stack import Endpoints
+
+DIM = 384  # the session shares one table with the real service
+
+
+@dataclass(frozen=True)
+class Scenario:
+    chunks_per_tenant: list[int]
+    seed: int
+    k: int
+    ef_search: int
+    queries: int
+
+
+scenarios = st.builds(
+    Scenario,
+    chunks_per_tenant=st.lists(st.integers(0, 12), min_size=2, max_size=10),
+    seed=st.integers(0, 2**32 - 1),
+    k=st.integers(1, 15),
+    ef_search=st.sampled_from([1, 4, 10, 40]),
+    queries=st.integers(1, 6),
+)
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, DIM)).astype(np.float32)
+    normalised: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return normalised
+
+
+async def check(dsn: str, scenario: Scenario) -> None:
+    counts = scenario.chunks_per_tenant
+    rng = np.random.default_rng(scenario.seed)
+    run = uuid.uuid4().hex[:8]
+    tenants = [f"iso{run}t{i}" for i in range(len(counts))]
+    pool = await create_pool(dsn)
+    try:
+        store = PgChunkStore(pool)
+        await store.create_schema(DIM, 16, 64)
+        owner: dict[uuid.UUID, str] = {}
+        vectors_of: dict[str, np.ndarray] = {}
+        for tenant, count in zip(tenants, counts, strict=True):
+            vectors_of[tenant] = unit(rng, count)
+            chunks = [Chunk(chunk_id=uuid.uuid4(), index=i, text=f"c{i}") for i in range(count)]
+            doc = DocumentChunked(
+                tenant=tenant,
+                document_id="d",
+                version=1,
+                chunks=chunks,
+                source_occurred_at=datetime.now(UTC),
+            )
+            await store.apply_version(
+                doc, {c.chunk_id: vectors_of[tenant][c.index].tolist() for c in chunks}
+            )
+            owner |= {c.chunk_id: tenant for c in chunks}
+        retriever = PgRetriever(pool, ef_search=scenario.ef_search, iterative_scan="relaxed_order")
+        k = scenario.k
+        for _ in range(scenario.queries):
+            asking = tenants[int(rng.integers(len(tenants)))]
+            others = [t for t in tenants if t != asking and len(vectors_of[t])]
+            if others:  # aim at a foreign chunk: its neighbours are foreign
+                target = others[int(rng.integers(len(others)))]
+                near = vectors_of[target][int(rng.integers(len(vectors_of[target])))]
+                query = near + 0.05 * unit(rng, 1)[0]
+            else:
+                query = unit(rng, 1)[0]
+            found = await retriever.nearest(asking, query.tolist(), k)
+            assert {owner[c.chunk_id] for c in found} <= {asking}
+            assert len(found) == min(k, len(vectors_of[asking]))
+    finally:
+        await pool.execute("DELETE FROM pillars_chunks WHERE tenant = ANY($1::text[])", tenants)
+        await pool.execute("DELETE FROM pillars_documents WHERE tenant = ANY($1::text[])", tenants)
+        await pool.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios)
+def test_no_query_retrieves_another_tenants_chunk(endpoints: Endpoints, scenario: Scenario) -> None:
+    asyncio.run(check(endpoints.database_url, scenario))
