@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 
 from faststream import FastStream
 
@@ -25,22 +26,17 @@ log = logging.getLogger(__name__)
 
 
 def make_policy(settings: ScalerSettings) -> Policy:
-    """The configured policy with its bounds and scale-down window."""
-    window = settings.scaler_scale_down_stabilization_s
+    """The configured policy with its bounds; its own scale-down window unless one is set."""
     low, high = settings.scaler_min_replicas, settings.scaler_max_replicas
+    policy: DrainPolicy | KedaPolicy
     if settings.scaler_policy == "keda":
-        return KedaPolicy(
-            lag_threshold=settings.scaler_lag_threshold,
-            minimum=low,
-            maximum=high,
-            scale_down_stabilization_s=300.0 if window is None else window,
+        policy = KedaPolicy(lag_threshold=settings.scaler_lag_threshold, minimum=low, maximum=high)
+    else:
+        policy = DrainPolicy(
+            target_drain_s=settings.scaler_target_drain_s, minimum=low, maximum=high
         )
-    return DrainPolicy(
-        target_drain_s=settings.scaler_target_drain_s,
-        minimum=low,
-        maximum=high,
-        scale_down_stabilization_s=60.0 if window is None else window,
-    )
+    window = settings.scaler_scale_down_stabilization_s
+    return policy if window is None else replace(policy, scale_down_stabilization_s=window)
 
 
 def make_backend(settings: ScalerSettings) -> ReplicaBackend:

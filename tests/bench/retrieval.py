@@ -88,7 +88,9 @@ def ndcg(relevant: list[bool], total_relevant: int) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-async def exact_nearest(pool: asyncpg.Pool, tenant: str, vector: list[float]) -> list[str]:
+async def exact_nearest(
+    pool: asyncpg.Pool, tenant: str, vector: list[float]
+) -> list[tuple[str, str]]:
     """The true top K by cosine distance: index scans off, so Postgres scans and sorts."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL enable_indexscan = off")
@@ -100,7 +102,7 @@ async def exact_nearest(pool: asyncpg.Pool, tenant: str, vector: list[float]) ->
             np.asarray(vector, dtype=np.float32),
             K,
         )
-    return [f"{row['chunk_id']}|{row['document_id']}" for row in rows]
+    return [(str(row["chunk_id"]), row["document_id"]) for row in rows]
 
 
 async def hnsw_plan(pool: asyncpg.Pool, tenant: str, vector: list[float], ef: int) -> str:
@@ -189,11 +191,11 @@ async def search(
         exact_ms.append((time.perf_counter() - started) * 1000)
         total = indexed.chunks_of[query.relevant_document]
         for suffix, ranked in (("", [c.document_id for c in found]),
-                               ("_x", [e.split("|")[1] for e in exact])):  # fmt: skip
+                               ("_x", [document for _, document in exact])):  # fmt: skip
             hits = [doc == query.relevant_document for doc in ranked]
             scores[f"recall{suffix}"].append(sum(hits) / total)
             scores[f"ndcg{suffix}"].append(ndcg(hits, total))
-        truth = {e.split("|")[0] for e in exact}
+        truth = {chunk for chunk, _ in exact}
         overlap.append(len({str(c.chunk_id) for c in found} & truth) / len(truth))
         asked.append((vector, truth))
     plan = await hnsw_plan(hnsw_pool, tenant, vector, inference.hnsw_ef_search)
