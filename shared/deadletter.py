@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, RequestTime
 from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
 
+from shared.metrics import DEADLETTERS
 from shared.topics import dlq_name
 
 __all__ = ["DeadLetterMiddleware", "Rejected", "dead_letter", "is_transient", "record_headers"]
@@ -77,6 +78,7 @@ async def dead_letter(
     await broker.publish(
         record.value or b"", topic=dlq_name(record.topic), key=record.key, headers=headers
     )
+    DEADLETTERS.labels(record.topic).inc()
     log.warning(
         "dead-lettered %s[%s]@%s for %s: %s",
         record.topic,

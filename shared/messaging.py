@@ -7,10 +7,11 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 
 from shared.deadletter import DeadLetterMiddleware
+from shared.metrics import HopLatency, faststream_metrics
+from shared.semconv import ConventionalKafkaTelemetry, messaging_conventions
 from shared.settings import PillarsSettings
 from shared.topics import MAX_MESSAGE_BYTES, Topic, consumer_group
 
@@ -19,18 +20,29 @@ __all__ = ["consumer_options", "make_broker"]
 
 def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider) -> KafkaBroker:
     """Return an unconnected broker for `service`; it connects when the app starts."""
+    servers = settings.bootstrap_servers
+    client_id = f"pillars-{service}"
     return KafkaBroker(
-        settings.bootstrap_servers,
-        client_id=f"pillars-{service}",
+        servers,
+        client_id=client_id,
         acks="all",
         enable_idempotence=True,
         max_request_size=MAX_MESSAGE_BYTES,
         # On SIGTERM (scale-down, Ctrl-C) in-flight messages finish and commit first.
         graceful_timeout=settings.shutdown_grace_s,
         middlewares=[
-            # Outermost of the two, so the telemetry span records the error first.
+            # Outermost, so the telemetry span and the metrics record the error first.
             functools.partial(DeadLetterMiddleware, backoff_s=settings.retry_backoff_s),
-            KafkaTelemetryMiddleware(tracer_provider=tracer),
+            ConventionalKafkaTelemetry(
+                service=service,
+                prefix=settings.topic_prefix,
+                client_id=client_id,
+                servers=servers,
+                conventions=messaging_conventions(),
+                tracer_provider=tracer,
+            ),
+            faststream_metrics(service),
+            functools.partial(HopLatency, service=service),
         ],
     )
 

@@ -23,6 +23,8 @@ from shared.cloudevents import publish_event
 from shared.db import create_pool
 from shared.events import Event
 from shared.messaging import consumer_options, make_broker
+from shared.metrics import MetricsEndpoint
+from shared.openinference import ModelWork, request_attributes
 from shared.rebalance import FinishBeforeRevoke
 from shared.settings import PillarsSettings
 from shared.telemetry import continue_trace, setup_tracing
@@ -42,10 +44,14 @@ class ServiceKit:
     settings: PillarsSettings
     tracer: TracerProvider = field(init=False)
     broker: KafkaBroker = field(init=False)
+    metrics: MetricsEndpoint = field(init=False)
 
     def __post_init__(self) -> None:
         self.tracer = setup_tracing(self.service)
         self.broker = make_broker(self.settings, self.service, self.tracer)
+        self.metrics = MetricsEndpoint(
+            self.service, self.settings.metrics_port, self.settings.metrics_targets_dir
+        )
 
     @property
     def source(self) -> str:
@@ -106,10 +112,23 @@ class ServiceKit:
         )
 
     async def publish_in_trace(
-        self, publisher: DefaultPublisher, event: Event, cause: Received[Any], what: str
+        self,
+        publisher: DefaultPublisher,
+        event: Event,
+        cause: Received[Any],
+        what: str,
+        work: ModelWork | None = None,
     ) -> None:
-        """Publish `event` inside the trace of the batch message that caused it."""
-        with continue_trace(self.tracer, cause.headers, f"{self.service} {what}"):
+        """Publish `event` inside the trace of the batch message that caused it.
+
+        `work`, the model work done for it in the batch, becomes a span of that trace too.
+        """
+        started = None if work is None else work.started_at
+        name = f"{self.service} {what}"
+        with continue_trace(self.tracer, cause.headers, name, started_at=started) as span:
+            span.set_attributes(request_attributes(event))
+            if work is not None:
+                work.record(self.tracer)
             await publish_event(publisher, event, self.source)
 
     def database_lifespan(
@@ -137,11 +156,14 @@ class ServiceKit:
         )
 
     def app(self, **hooks: Any) -> FastStream:
-        """Return the FastStream app; the tracer flushes its spans when the app stops."""
-        shutdown = [*hooks.pop("after_shutdown", ()), self.tracer.shutdown]
+        """Return the FastStream app; it serves its metrics while it runs, and the tracer
+        flushes its spans when it stops."""
+        startup = [self.metrics.start, *hooks.pop("on_startup", ())]
+        shutdown = [*hooks.pop("after_shutdown", ()), self.metrics.stop, self.tracer.shutdown]
         return FastStream(
             self.broker,
             specification=AsyncAPI(self.broker, title=f"pillars-{self.service}", version="1.0.0"),
+            on_startup=startup,
             after_shutdown=shutdown,
             **hooks,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -50,6 +51,27 @@ class PillarsSettings(BaseSettings):
         default=15.0,
         gt=0,
         description="On stop or rebalance, how long in-flight messages may take to finish.",
+    )
+    dashboard: Literal["phoenix", "none"] = Field(
+        default="phoenix",
+        description="The trace UI `pillars up` starts and the services export to (Arize Phoenix); "
+        "`none` starts none (the services then export only where `OTEL_*` says).",
+    )
+    dashboard_url: str | None = Field(
+        default=None,
+        description="Where `pillars trace` reads traces (a Phoenix); unset = the one "
+        "`pillars up` started.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus metrics at `:PORT/metrics`; unset = no endpoint, "
+        "0 = any free port (what `pillars up` uses, one per replica).",
+    )
+    metrics_targets_dir: Path | None = Field(
+        default=None,
+        description="Write a Prometheus `file_sd_configs` entry for this process' endpoint here.",
     )
     retry_backoff_s: float = Field(
         default=1.0,

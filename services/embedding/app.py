@@ -14,7 +14,9 @@ from services.embedding.adapters.pgvector_store import PgChunkStore
 from services.embedding.config import EmbeddingSettings
 from services.embedding.handlers import SERVICE, embed_requests, index_documents
 from services.embedding.ports import ChunkStore, Encoder
-from shared.events import DocumentChunked, RequestAccepted
+from shared.events import DocumentChunked, RequestAccepted, utcnow
+from shared.metrics import EMBED_BATCH_SIZE
+from shared.openinference import Kind, ModelWork, embedding_attributes
 from shared.service import ServiceKit
 from shared.topics import Topic
 
@@ -51,10 +53,19 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
     ) -> None:
         received = await kit.valid_batch(message, Topic.CHUNKS, DocumentChunked)
         docs = [r.event for r in received]
-        for cause, event in zip(
-            received, await index_documents(docs, encoder=encoder, store=store), strict=True
-        ):
-            await kit.publish_in_trace(indexed, event, cause, "index document")
+        started = utcnow()
+        results = await index_documents(docs, encoder=encoder, store=store)
+        finished = utcnow()
+        chunks = sum(len(d.chunks) for d in docs)
+        EMBED_BATCH_SIZE.labels("documents").observe(chunks)
+        for cause, doc, event in zip(received, docs, results, strict=True):
+            texts = [c.text for c in doc.chunks[:3]]  # a glimpse; the chunks are in the index
+            attributes = embedding_attributes(encoder.model, texts, chunks) | {
+                "pillars.chunks": len(doc.chunks),
+                "pillars.chunks_written": event.chunks_written,
+            }
+            work = ModelWork(Kind.EMBEDDING, "embed chunks", attributes, started, finished)
+            await kit.publish_in_trace(indexed, event, cause, "index document", work)
 
     embedded = kit.publisher(Topic.REQUESTS_EMBEDDED)
 
@@ -70,9 +81,15 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
         if not received:
             return
         requests = [r.event for r in received]
+        EMBED_BATCH_SIZE.labels("queries").observe(len(requests))
         for cause, event in zip(
             received, await embed_requests(requests, encoder=encoder), strict=True
         ):
-            await kit.publish_in_trace(embedded, event, cause, "embed query")
+            stage = event.stages[-1]
+            attributes = embedding_attributes(event.embedding_model, [event.query], len(requests))
+            work = ModelWork(
+                Kind.EMBEDDING, "embed query", attributes, stage.started_at, stage.finished_at
+            )
+            await kit.publish_in_trace(embedded, event, cause, "embed query", work)
 
     return kit.app(lifespan=kit.database_lifespan(adapters))

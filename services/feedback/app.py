@@ -20,6 +20,8 @@ from services.feedback.handlers import (
 from services.feedback.ports import PredictionLedger
 from shared.cloudevents import envelope
 from shared.events import Feedback, Prediction
+from shared.metrics import FEEDBACK
+from shared.openinference import annotate_current_span
 from shared.service import ServiceKit
 from shared.telemetry import link_current_span
 from shared.topics import Topic
@@ -41,6 +43,7 @@ def create_app(settings: FeedbackSettings | None = None) -> FastStream:
     async def on_prediction(
         event: Prediction, message: KafkaMessage, ledger: Annotated[PredictionLedger, Context()]
     ) -> None:
+        annotate_current_span(event)
         traceparent = message.headers.get("traceparent")
         await remember_prediction(event, ledger=ledger, traceparent=traceparent)
 
@@ -49,8 +52,12 @@ def create_app(settings: FeedbackSettings | None = None) -> FastStream:
     async def on_feedback(
         event: Feedback, ledger: Annotated[PredictionLedger, Context()]
     ) -> KafkaResponse:
+        annotate_current_span(event)
         known = await find_prediction(event, ledger=ledger, wait_s=settings.feedback_wait_s)
         link_current_span(known.traceparent, reason="feedback on prediction")
-        return envelope(join_feedback(event, known), kit.source)
+        outcome = join_feedback(event, known)
+        annotate_current_span(outcome)
+        FEEDBACK.labels(outcome.experiment, outcome.variant, outcome.kind).inc()
+        return envelope(outcome, kit.source)
 
     return kit.app(lifespan=kit.database_lifespan(adapters))

@@ -11,6 +11,7 @@ from services.ingestion.handlers import SERVICE, accept_request, chunk_document
 from shared.cloudevents import envelope
 from shared.events import DocumentChanged, InferenceRequest
 from shared.models import max_sequence_length, model_folder
+from shared.openinference import annotate_current_span
 from shared.service import ServiceKit
 from shared.topics import Topic
 
@@ -36,6 +37,7 @@ def create_app(settings: IngestionSettings | None = None) -> FastStream:
     @kit.subscriber(Topic.DOCUMENTS)
     @kit.publisher(Topic.CHUNKS)
     async def on_document(event: DocumentChanged) -> KafkaResponse:
+        annotate_current_span(event)
         chunked = chunk_document(
             event,
             tokens=tokenizers[0],
@@ -48,6 +50,8 @@ def create_app(settings: IngestionSettings | None = None) -> FastStream:
     @kit.subscriber(Topic.REQUESTS)
     @kit.publisher(Topic.REQUESTS_ACCEPTED)
     async def on_request(event: InferenceRequest) -> KafkaResponse:
-        return envelope(accept_request(event, experiment=settings.experiment), kit.source)
+        accepted = accept_request(event, experiment=settings.experiment)
+        annotate_current_span(accepted)
+        return envelope(accepted, kit.source)
 
     return kit.app(on_startup=[load_tokenizer])

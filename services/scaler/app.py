@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 
 from faststream import FastStream
@@ -15,8 +16,10 @@ from services.scaler.adapters.replica_backends import DryRun, LocalSupervisor
 from services.scaler.config import ScalerSettings
 from services.scaler.handlers import SERVICE, ServiceScaler
 from services.scaler.policy import DrainPolicy, KedaPolicy, Policy
-from services.scaler.ports import ReplicaBackend
+from services.scaler.ports import GroupLag, ReplicaBackend
 from shared.cloudevents import publish_event
+from shared.events import ScalingDecision
+from shared.metrics import CONSUMER_LAG, CURRENT_REPLICAS, DESIRED_REPLICAS, SCALING_DECISIONS
 from shared.service import ServiceKit
 from shared.topics import Topic, consumer_group, topic_name
 
@@ -108,6 +111,7 @@ def create_app(settings: ScalerSettings | None = None) -> FastStream:
                 decision.desired_replicas,
                 decision.reason,
             )
+        observe(decision, groups)
         await publish_event(decisions, decision, kit.source)
 
     async def loop() -> None:
@@ -133,3 +137,14 @@ def create_app(settings: ScalerSettings | None = None) -> FastStream:
             await probe.stop()
 
     return kit.app(after_startup=[start], on_shutdown=[stop])
+
+
+def observe(decision: ScalingDecision, groups: Sequence[GroupLag]) -> None:
+    """Export the round's lags, replica counts and direction as Prometheus metrics."""
+    for group in groups:
+        CONSUMER_LAG.labels(decision.service, group.group).set(group.lag)
+    DESIRED_REPLICAS.labels(decision.service).set(decision.desired_replicas)
+    CURRENT_REPLICAS.labels(decision.service).set(decision.current_replicas)
+    change = decision.desired_replicas - decision.current_replicas
+    direction = "up" if change > 0 else "down" if change < 0 else "hold"
+    SCALING_DECISIONS.labels(decision.service, direction).inc()

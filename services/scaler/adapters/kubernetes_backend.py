@@ -13,7 +13,7 @@ MERGE_PATCH = "application/merge-patch+json"
 class KubernetesDeployments:
     """Reads and patches `apps/v1` Deployment scale with the official client.
 
-    Needs get and patch on `deployments/scale` in the namespace (compose/k8s/rbac.yaml).
+    Needs get and patch on `deployments/scale` in the namespace (compose/k8s/scaler-rbac.yaml).
     """
 
     name = "kubernetes"

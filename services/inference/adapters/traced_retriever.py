@@ -1,0 +1,39 @@
+"""A Retriever that records each search as an OpenInference RETRIEVER span and a metric."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from services.inference.ports import Retriever
+from shared.events import RetrievedChunk
+from shared.metrics import RETRIEVAL_DURATION
+from shared.openinference import Kind, model_span, retrieval_attributes
+
+__all__ = ["TracedRetriever"]
+
+
+class TracedRetriever:
+    """Wraps a Retriever: same results, plus the span (documents with scores) and timing."""
+
+    def __init__(self, inner: Retriever, tracer: TracerProvider, *, ef_search: int) -> None:
+        self._inner = inner
+        self._tracer = tracer
+        self._ef_search = ef_search
+
+    async def nearest(self, tenant: str, vector: Sequence[float], k: int) -> list[RetrievedChunk]:
+        """Return the inner retriever's chunks, recording the search."""
+        attributes: dict[str, AttributeValue] = {
+            "pillars.tenant": tenant,
+            "pillars.top_k": k,
+            "pillars.ef_search": self._ef_search,
+        }
+        with model_span(self._tracer, Kind.RETRIEVER, "inference retrieve", attributes) as span:
+            started = time.perf_counter()
+            sources = await self._inner.nearest(tenant, vector, k)
+            RETRIEVAL_DURATION.observe(time.perf_counter() - started)
+            span.set_attributes(retrieval_attributes(sources))
+        return sources

@@ -1,0 +1,162 @@
+"""Prometheus metrics: FastStream's middleware and pillars' domain metrics, one endpoint a process.
+
+Names follow Prometheus' conventions (base units, `_total` counters, `_seconds` durations).
+A process serves them on `PILLARS_METRICS_PORT` (unset: no endpoint; 0: any free port). When
+`PILLARS_METRICS_TARGETS_DIR` is set (as `pillars up` does) it also writes a file-based service
+discovery entry there, so a Prometheus with `file_sd_configs` finds every local replica.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream._internal.context.repository import ContextRepo
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+
+__all__ = [
+    "CONSUMER_LAG",
+    "CURRENT_REPLICAS",
+    "DEADLETTERS",
+    "DESIRED_REPLICAS",
+    "EMBED_BATCH_SIZE",
+    "FEEDBACK",
+    "GENERATOR_COST",
+    "GENERATOR_TOKENS",
+    "HOP_LATENCY",
+    "PREDICTIONS",
+    "PREDICTION_LATENCY",
+    "RETRIEVAL_DURATION",
+    "RETRIEVAL_RELEVANCE",
+    "SCALING_DECISIONS",
+    "HopLatency",
+    "MetricsEndpoint",
+    "faststream_metrics",
+]
+
+log = logging.getLogger(__name__)
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+HOP_LATENCY = Histogram(
+    "pillars_hop_latency_seconds",
+    "From a record's Kafka timestamp to the start of its processing by a service.",
+    ["service", "topic"],
+    buckets=_LATENCY_BUCKETS,
+)
+PREDICTIONS = Counter(
+    "pillars_predictions_total", "Predictions published.", ["experiment", "variant", "model"]
+)
+PREDICTION_LATENCY = Histogram(
+    "pillars_prediction_latency_seconds",
+    "From the request's occurrence to its prediction.",
+    ["experiment", "variant"],
+    buckets=_LATENCY_BUCKETS,
+)
+EMBED_BATCH_SIZE = Histogram(
+    "pillars_embed_batch_size",
+    "Texts encoded together (documents: chunks of a batch; queries: requests of a batch).",
+    ["kind"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+RETRIEVAL_DURATION = Histogram(
+    "pillars_retrieval_duration_seconds",
+    "One nearest-neighbour query against the index.",
+    buckets=_LATENCY_BUCKETS,
+)
+GENERATOR_TOKENS = Counter(
+    "pillars_generator_tokens_total", "Tokens a generator read or wrote.", ["model", "direction"]
+)
+GENERATOR_COST = Counter(
+    "pillars_generator_cost_usd_total", "Estimated generator cost in US dollars.", ["model"]
+)
+RETRIEVAL_RELEVANCE = Histogram(
+    "pillars_retrieval_relevance",
+    "Mean similarity of a prediction's retrieved passages to its query.",
+    ["experiment", "variant"],
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+)
+FEEDBACK = Counter(
+    "pillars_feedback_total",
+    "Feedback joined to its prediction.",
+    ["experiment", "variant", "kind"],
+)
+CONSUMER_LAG = Gauge(
+    "pillars_consumer_lag_messages", "Messages not yet committed.", ["service", "consumer_group"]
+)
+DESIRED_REPLICAS = Gauge("pillars_desired_replicas", "What the scaler decided.", ["service"])
+CURRENT_REPLICAS = Gauge("pillars_current_replicas", "Replicas running.", ["service"])
+SCALING_DECISIONS = Counter(
+    "pillars_scaling_decisions_total", "Scaling decisions by direction.", ["service", "direction"]
+)
+DEADLETTERS = Counter(
+    "pillars_deadletters_total", "Records sent to a dead-letter topic.", ["topic"]
+)
+
+
+def faststream_metrics(service: str) -> KafkaPrometheusMiddleware:
+    """Return FastStream's Prometheus middleware for `service`'s broker (`faststream_*`)."""
+    return KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"pillars-{service}")
+
+
+class HopLatency(BaseMiddleware):
+    """Observe each received record's time in transit and in Kafka (the hop latency)."""
+
+    def __init__(self, msg: Any, /, *, context: ContextRepo, service: str) -> None:
+        super().__init__(msg, context=context)
+        self.service = service
+
+    async def on_receive(self) -> None:
+        """Observe before anything else runs; a batch observes every record."""
+        now_ms = time.time() * 1000
+        records = self.msg if isinstance(self.msg, tuple | list) else (self.msg,)
+        for record in records:
+            timestamp = getattr(record, "timestamp", None)
+            if isinstance(timestamp, int) and timestamp > 0:
+                latency = max(0.0, now_ms - timestamp) / 1000
+                HOP_LATENCY.labels(self.service, record.topic).observe(latency)
+        await super().on_receive()
+
+
+class MetricsEndpoint:
+    """The process' `/metrics` HTTP endpoint and its service-discovery file."""
+
+    def __init__(self, service: str, port: int | None, targets_dir: Path | None) -> None:
+        self.service = service
+        self.port = port
+        self.targets_dir = targets_dir
+        self.url: str | None = None
+        self._server: Any = None
+        self._target: Path | None = None
+
+    def start(self) -> None:
+        """Serve `/metrics` (nothing when no port is configured)."""
+        if self.port is None:
+            return
+        self._server, thread = start_http_server(self.port, addr="0.0.0.0")  # noqa: S104
+        del thread
+        port = self._server.server_port
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        log.info("metrics at %s", self.url)
+        if self.targets_dir is not None:
+            replica = os.environ.get("PILLARS_REPLICA", str(os.getpid()))
+            self.targets_dir.mkdir(parents=True, exist_ok=True)
+            self._target = self.targets_dir / f"{self.service}-{replica}.json"
+            entry = [{"targets": [f"127.0.0.1:{port}"], "labels": {"service": self.service}}]
+            self._target.write_text(json.dumps(entry))
+
+    def stop(self) -> None:
+        """Stop serving and withdraw the discovery entry."""
+        if self._target is not None:
+            self._target.unlink(missing_ok=True)
+            self._target = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
