@@ -56,6 +56,8 @@ def _up(args: argparse.Namespace) -> int:
         supervisor = stack.start_services()
         assert stack.control is not None
         print(f"  control   {stack.control.url}/services/NAME/replicas  (the scaler acts here)")
+        if endpoints.dashboard_url:
+            print(f"  traces    {endpoints.dashboard_url}  (Phoenix; `pillars trace REQUEST_ID`)")
         for replica in supervisor.processes():
             pid = replica.process.pid if replica.process else "?"
             print(f"  {replica.name:<12} pid {pid}  log {replica.log_path}")
@@ -139,6 +141,71 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _topics(args: argparse.Namespace) -> int:
+    from shared.runtime.stack import read_endpoints
+    from shared.topics import ensure_topics
+
+    settings = _settings(args)
+    try:
+        bootstrap = (
+            settings.kafka_bootstrap_servers or read_endpoints(settings).kafka_bootstrap_servers
+        )
+    except RuntimeError as exc:
+        print(f"pillars: {exc}", file=sys.stderr)
+        return 2
+    created = asyncio.run(
+        ensure_topics(
+            bootstrap,
+            settings.topic_prefix,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+        )
+    )
+    print(f"topics: {len(created)} created on {bootstrap}", *created, sep="\n  ")
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    import urllib.error
+
+    from shared.runtime.stack import read_endpoints
+    from shared.traces import fetch_trace, format_waterfall
+
+    settings = _settings(args)
+    try:
+        dashboard = settings.dashboard_url or read_endpoints(settings).dashboard_url
+        if not dashboard:
+            raise RuntimeError(
+                "no trace dashboard is known: `pillars up` starts one unless "
+                "PILLARS_DASHBOARD=none; or set PILLARS_DASHBOARD_URL to a Phoenix"
+            )
+        spans = fetch_trace(
+            dashboard, args.request_id, project=args.project, wait_s=args.wait, settle_s=1.0
+        )
+    except (RuntimeError, LookupError, urllib.error.URLError, OSError) as exc:
+        print(f"pillars: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        import json
+
+        rows = [
+            {
+                "service": s.service,
+                "name": s.name,
+                "span_id": s.span_id,
+                "parent_id": s.parent_id,
+                "start": s.start.isoformat(),
+                "duration_ms": s.duration_ms,
+                "attributes": dict(s.attributes),
+            }
+            for s in spans
+        ]
+        print(json.dumps({"trace_id": spans[0].trace_id, "spans": rows}, default=str))
+    else:
+        print(format_waterfall(spans))
+    return 0
+
+
 def _schemas(args: argparse.Namespace) -> int:
     from shared.schemas import write_schemas
 
@@ -164,12 +231,27 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--quick", action="store_true", help="the FAQ plus a fixed sample")
     ingest.add_argument("--tenant", default="docs", help="tenant to load into")
     ingest.add_argument("--no-wait", action="store_true", help="publish only, don't wait")
+    commands.add_parser(
+        "topics", help="create the topics and their dead-letter topics (existing ones stay)"
+    )
+    trace = commands.add_parser("trace", help="print a request's trace as a waterfall")
+    trace.add_argument("request_id", help="the request_id the request was published with")
+    trace.add_argument("--wait", type=float, default=10.0, help="seconds to wait for its spans")
+    trace.add_argument("--project", default="pillars", help="the dashboard's trace project")
+    trace.add_argument("--json", action="store_true", help="print the spans as JSON")
     schemas = commands.add_parser("schemas", help="regenerate schemas/ from the code")
     schemas.add_argument("--out", default="schemas", help="folder to write")
     schemas.add_argument("--check", action="store_true", help="only report what differs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"up": _up, "demo": _demo, "ingest": _ingest, "schemas": _schemas}
+    handlers = {
+        "up": _up,
+        "demo": _demo,
+        "ingest": _ingest,
+        "trace": _trace,
+        "topics": _topics,
+        "schemas": _schemas,
+    }
     return handlers[args.command](args)
 
 

@@ -117,5 +117,6 @@ def format_prediction(prediction: Prediction) -> str:
         "   stages: "
         + "  ".join(f"{s.service} {s.duration_ms:.1f} ms" for s in prediction.stages)
         + f"   end-to-end {e2e_ms:.0f} ms",
+        f"   see its trace: pillars trace {prediction.request_id}",
     ]
     return "\n".join(lines)

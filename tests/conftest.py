@@ -22,7 +22,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(data_dir: Path) -> Iterator[Stack]:
     """Kafka (KRaft) and Postgres+pgvector for the whole session, topics created."""
     # PILLARS_KAFKA_BOOTSTRAP_SERVERS / PILLARS_DATABASE_URL, when set, point the tests elsewhere.
-    stack = Stack(PillarsSettings(data_dir=data_dir))
+    stack = Stack(PillarsSettings(data_dir=data_dir, dashboard="none"))
     try:
         stack.start_infrastructure()
         yield stack

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.kafka_admin import wait_for_members
 from shared.runtime.control import ControlServer
+from shared.runtime.dashboard import PhoenixDashboard
 from shared.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
 from shared.runtime.postgres import EmbeddedPostgres
 from shared.runtime.supervisor import SERVICES, Supervisor, service_env
@@ -29,12 +31,15 @@ class Endpoints:
 
     kafka_bootstrap_servers: str
     database_url: str
+    dashboard_url: str | None = None
 
 
 def read_endpoints(settings: PillarsSettings) -> Endpoints:
     """Return where the platform listens: the settings, else what `pillars up` recorded."""
     if settings.kafka_bootstrap_servers and settings.database_url:
-        return Endpoints(settings.kafka_bootstrap_servers, settings.database_url)
+        return Endpoints(
+            settings.kafka_bootstrap_servers, settings.database_url, settings.dashboard_url
+        )
     path = settings.data_dir / ENDPOINTS_FILE
     if not path.exists():
         raise RuntimeError(
@@ -46,6 +51,7 @@ def read_endpoints(settings: PillarsSettings) -> Endpoints:
     return Endpoints(
         settings.kafka_bootstrap_servers or recorded["kafka_bootstrap_servers"],
         settings.database_url or recorded["database_url"],
+        settings.dashboard_url or recorded.get("dashboard_url"),
     )
 
 
@@ -58,6 +64,7 @@ class Stack:
     postgres: EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
     control: ControlServer | None = None
+    dashboard: PhoenixDashboard | None = None
     endpoints: Endpoints | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -67,8 +74,14 @@ class Stack:
         return self.settings.data_dir
 
     def start_infrastructure(self) -> Endpoints:
-        """Start embedded Kafka and Postgres unless external ones are configured; make topics."""
+        """Start embedded Kafka and Postgres unless external ones are configured; make topics.
+
+        The trace dashboard starts alongside (it takes a while to import) unless it is off.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.dashboard == "phoenix":
+            self.dashboard = PhoenixDashboard(self.data_dir / "phoenix")
+            self.dashboard.launch()
         bootstrap = self.settings.kafka_bootstrap_servers
         if not bootstrap:
             jars = resolve_kafka_jars(cache_dir() / "kafka-jars")
@@ -88,13 +101,30 @@ class Stack:
         )
         if created:
             log.info("created %d topics", len(created))
-        self.endpoints = Endpoints(bootstrap, database_url)
-        (self.data_dir / ENDPOINTS_FILE).write_text(
-            json.dumps(
-                {"kafka_bootstrap_servers": bootstrap, "database_url": database_url}, indent=2
-            )
-        )
+        dashboard_url = self.dashboard.wait_ready() if self.dashboard else None
+        self.endpoints = Endpoints(bootstrap, database_url, dashboard_url)
+        recorded = {
+            "kafka_bootstrap_servers": bootstrap,
+            "database_url": database_url,
+            "dashboard_url": dashboard_url,
+        }
+        (self.data_dir / ENDPOINTS_FILE).write_text(json.dumps(recorded, indent=2))
         return self.endpoints
+
+    def telemetry_env(self) -> dict[str, str]:
+        """Return what the services need to export to the dashboard and serve metrics."""
+        env = {
+            # One metrics endpoint per replica on a free port, listed for file-based discovery.
+            "PILLARS_METRICS_PORT": "0",
+            "PILLARS_METRICS_TARGETS_DIR": str(self.data_dir / "prometheus-targets"),
+            "OTEL_SEMCONV_STABILITY_OPT_IN": os.environ.get(
+                "OTEL_SEMCONV_STABILITY_OPT_IN", "messaging/dup"
+            ),
+            "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "1000"),
+        }
+        if self.dashboard is not None and not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.dashboard.otlp_endpoint
+        return env
 
     def start_services(self, services: tuple[str, ...] = SERVICES) -> Supervisor:
         """Start one replica of each service against the running infrastructure."""
@@ -106,6 +136,7 @@ class Stack:
             {
                 "PILLARS_DATA_DIR": str(self.data_dir),
                 "PILLARS_SUPERVISOR_URL": self.control.url,
+                **self.telemetry_env(),
                 **self.extra_env,
             },
         )
@@ -148,3 +179,6 @@ class Stack:
         if self.kafka is not None:
             self.kafka.stop()
             self.kafka = None
+        if self.dashboard is not None:
+            self.dashboard.stop()
+            self.dashboard = None

@@ -18,16 +18,21 @@ def pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def running_platform() -> Iterator[tuple[Endpoints, Stack | None]]:
-    """Use the platform `pillars up` runs, or start one in a temporary data directory."""
-    try:
-        endpoints = read_endpoints(PillarsSettings())
-        print(f"using the running platform at {endpoints.kafka_bootstrap_servers}")
-        yield endpoints, None
-        return
-    except RuntimeError:
-        pass
-    stack = Stack(PillarsSettings(data_dir=Path(tempfile.mkdtemp(prefix="pillars-bench-"))))
+def running_platform(
+    *, reuse: bool = True, dashboard: str = "phoenix"
+) -> Iterator[tuple[Endpoints, Stack | None]]:
+    """Use the platform `pillars up` runs, or start one in a temporary data directory
+    (always a fresh one when `reuse` is False; `dashboard="none"` exports no spans)."""
+    if reuse:
+        try:
+            endpoints = read_endpoints(PillarsSettings())
+            print(f"using the running platform at {endpoints.kafka_bootstrap_servers}")
+            yield endpoints, None
+            return
+        except RuntimeError:
+            pass
+    data_dir = Path(tempfile.mkdtemp(prefix="pillars-bench-"))
+    stack = Stack(PillarsSettings(data_dir=data_dir, dashboard=dashboard))  # type: ignore[arg-type]
     try:
         endpoints = stack.start_infrastructure()
         stack.start_services()

@@ -1,6 +1,6 @@
 """Per-hop and end-to-end latency of the request chain, against a raw Kafka hop baseline.
 
-Usage: python tests/bench/hops.py [--requests N] [--rate R]
+Usage: python tests/bench/hops.py [--requests N] [--rate R] [--tracing-overhead]
 
 Uses the platform `pillars up` runs (or PILLARS_KAFKA_BOOTSTRAP_SERVERS /
 PILLARS_DATABASE_URL); with none running, it starts one in a temporary data
@@ -8,6 +8,10 @@ directory. Hop latencies come from the events' own timestamps. The baseline,
 measured in the same run, is one plain aiokafka produce -> consume hop over the
 same broker plus one raw `SentenceTransformer.encode` of a query: the chain
 cannot beat three Kafka hops plus one encode. Last line: one JSON object.
+
+`--tracing-overhead` runs the same load on two fresh platforms, one after the other: one
+whose services create spans but export none (no dashboard, no OTLP endpoint), one that
+exports every span to `pillars up`'s Phoenix, and reports both and the difference.
 """
 
 from __future__ import annotations
@@ -137,11 +141,43 @@ async def run_chain(endpoints: Endpoints, requests: int, rate: float) -> dict[st
     return hops
 
 
+def tracing_overhead(requests: int, rate: float) -> dict[str, object]:
+    """Run the load without and with span export; return both runs' latencies."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for name, dashboard in (("export_off", "none"), ("export_on", "phoenix")):
+        with running_platform(reuse=False, dashboard=dashboard) as (endpoints, _):
+            runs[name] = asyncio.run(run_chain(endpoints, requests, rate))
+    figures: dict[str, object] = {
+        name: {
+            "e2e_p50_ms": round(pct(hops["e2e"], 50), 1),
+            "e2e_p99_ms": round(pct(hops["e2e"], 99), 1),
+            "hop_p50_ms": {hop: round(pct(v, 50), 1) for hop, v in hops.items() if hop != "e2e"},
+        }
+        for name, hops in runs.items()
+    }
+    off, on = runs["export_off"]["e2e"], runs["export_on"]["e2e"]
+    figures["overhead_p50_ms"] = round(pct(on, 50) - pct(off, 50), 1)
+    figures["overhead_p99_ms"] = round(pct(on, 99) - pct(off, 99), 1)
+    figures["ratio_p50"] = round(pct(on, 50) / pct(off, 50), 3)
+    print(
+        f"tracing: e2e p50 {pct(off, 50):.1f} ms without export, {pct(on, 50):.1f} ms "
+        f"exporting to Phoenix (ratio {figures['ratio_p50']}); p99 {pct(off, 99):.1f} / "
+        f"{pct(on, 99):.1f} ms"
+    )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0, help="requests per second")
+    parser.add_argument(
+        "--tracing-overhead", action="store_true", help="compare without and with span export"
+    )
     args = parser.parse_args()
+    if args.tracing_overhead:
+        print(json.dumps({"tracing": tracing_overhead(args.requests, args.rate)}))
+        return
     with running_platform() as (endpoints, _):
         hops = asyncio.run(run_chain(endpoints, args.requests, args.rate))
         kafka = asyncio.run(kafka_hop_ms(endpoints.kafka_bootstrap_servers))

@@ -17,7 +17,6 @@ import pytest
 
 from shared.client import PillarsClient
 from shared.runtime.stack import Endpoints
-from tests.otlp_receiver import OtlpReceiver
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,19 +51,10 @@ def _clean_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def otlp() -> Iterator[OtlpReceiver]:
-    with OtlpReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="session")
-def platform(
-    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
-) -> Iterator[RunningPlatform]:
-    """`pillars up` on embedded defaults, its spans exported to the test's OTLP receiver."""
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    """`pillars up` on embedded defaults, its spans exported to its own trace dashboard."""
     data_dir = tmp_path_factory.mktemp("pillars-up")
     env = _clean_env() | {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "PILLARS_SCALER_INTERVAL_S": "2",
         "PILLARS_FEEDBACK_WAIT_S": "5",
@@ -81,7 +71,9 @@ def platform(
     try:
         _wait_for_line(process, output, "pillars is up", timeout_s=300)
         recorded = json.loads((data_dir / "endpoints.json").read_text())
-        endpoints = Endpoints(recorded["kafka_bootstrap_servers"], recorded["database_url"])
+        endpoints = Endpoints(
+            recorded["kafka_bootstrap_servers"], recorded["database_url"], recorded["dashboard_url"]
+        )
         children = psutil.Process(process.pid).children(recursive=True)
         services = [p for p in children if "services." in " ".join(p.cmdline())]
         yield RunningPlatform(process, data_dir, endpoints, services)
@@ -129,3 +121,10 @@ async def client(platform: RunningPlatform) -> AsyncIterator[PillarsClient]:
 @pytest.fixture
 def endpoints(platform: RunningPlatform) -> Endpoints:
     return platform.endpoints
+
+
+@pytest.fixture
+def dashboard(platform: RunningPlatform) -> str:
+    """The URL of the trace dashboard (Phoenix) `pillars up` started."""
+    assert platform.endpoints.dashboard_url, "pillars up started no trace dashboard"
+    return platform.endpoints.dashboard_url

@@ -48,6 +48,7 @@ async def test_a_burst_scales_embedding_up_then_back_to_the_minimum_losing_nothi
         data_dir=tmp_path,
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
+        dashboard="none",
     )
     watch = {"embedding": [Topic.CHUNKS, Topic.REQUESTS_ACCEPTED]}
     stack = Stack(
