@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from enum import StrEnum
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -128,9 +127,19 @@ async def ensure_topics(
             )
             for name in missing
         ]
-        # Another process may create them at the same moment: that is the goal too.
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics(new)
-        return missing
+        # Another process may create them at the same moment (or the listing was stale):
+        # a topic that already exists is the goal too, and is not reported as created.
+        try:
+            response = await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            return []
+        created = []
+        for name, code, *message in response.topic_errors:
+            if code == TopicAlreadyExistsError.errno:
+                continue
+            if code != 0:
+                raise RuntimeError(f"could not create topic {name}: error {code} {message}")
+            created.append(name)
+        return created
     finally:
         await admin.close()
