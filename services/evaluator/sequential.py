@@ -1,0 +1,162 @@
+"""A/B decisions that stay valid while people watch the results continuously.
+
+A fixed-horizon p-value checked every minute declares false winners far more often than its
+alpha. This uses the mixture sequential probability ratio test (mSPRT) of Johari, Koomen,
+Pekelis and Walsh, "Always Valid Inference" (Operations Research, 2022), the method behind
+Optimizely's stats engine: for the difference θ of two arms' means, with the estimate d and
+its variance V (the arms' sample variances over their sizes) and a normal mixture N(0, τ²)
+over θ,
+
+    Λ = sqrt(V / (V + τ²)) · exp(τ² d² / (2 V (V + τ²)))
+
+is a likelihood ratio whose running maximum exceeds 1/alpha with probability at most alpha under
+θ = 0, however often it is looked at. So `p = min over time of 1/Λ` is an always-valid
+p-value, and the matching confidence sequence
+
+    d ± sqrt(V (V + τ²) / τ² · (2 log(1/alpha) + log((V + τ²) / V)))
+
+covers θ at every moment with probability 1 - alpha. Decisions: a winner once p <= alpha; "no
+difference" once the whole confidence sequence lies within the equivalence margin; else
+keep running. τ is the effect one expects, `relative_effect` times the pooled mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["ABDecision", "ArmSummary", "SequentialTest"]
+
+Outcome = Literal["keep running", "winner", "no difference"]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """What the test needs of one arm: its size, mean and per-observation variance."""
+
+    name: str
+    n: int
+    mean: float
+    variance: float
+
+    @classmethod
+    def of_rate(cls, name: str, n: int, successes: int) -> ArmSummary:
+        """An arm of a rate (CTR, conversion): `successes` of `n`."""
+        rate = successes / n if n else 0.0
+        return cls(name, n, rate, rate * (1 - rate))
+
+    @classmethod
+    def of_moments(cls, name: str, n: int, total: float, total_squares: float) -> ArmSummary:
+        """An arm of a mean (rating, latency) from its sum and sum of squares."""
+        if n < 2:
+            return cls(name, n, total / n if n else 0.0, 0.0)
+        mean = total / n
+        return cls(name, n, mean, max(0.0, (total_squares - n * mean * mean) / (n - 1)))
+
+
+@dataclass(frozen=True)
+class ABDecision:
+    """The effect of treatment over control, its confidence interval and the decision."""
+
+    metric: str
+    control: str
+    treatment: str
+    effect: float
+    relative_effect: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    outcome: Outcome
+    winner: str | None
+    n_control: int
+    n_treatment: int
+
+
+@dataclass(frozen=True)
+class SequentialTest:
+    """mSPRT with a normal mixture; see the module's docstring."""
+
+    alpha: float = 0.05
+    relative_effect: float = 0.1
+    equivalence: float = 0.02
+    min_samples: int = 200
+
+    def statistics(
+        self, d: FloatArray | float, variance: FloatArray | float, scale: FloatArray | float
+    ) -> tuple[FloatArray, FloatArray]:
+        """Return (1/Λ, the confidence half-width) for estimates `d` of variance `variance`;
+        `scale` is the pooled mean that sets τ. Works on arrays, for simulations."""
+        v = np.maximum(np.asarray(variance, dtype=np.float64), 1e-300)
+        tau2 = np.maximum((self.relative_effect * np.abs(np.asarray(scale))) ** 2, 1e-300)
+        d = np.asarray(d, dtype=np.float64)
+        log_ratio = 0.5 * np.log(v / (v + tau2)) + tau2 * d * d / (2 * v * (v + tau2))
+        inverse_ratio = np.exp(-np.maximum(log_ratio, 0.0))  # min(1, 1/Λ)
+        half = np.sqrt(
+            v * (v + tau2) / tau2 * (2 * math.log(1 / self.alpha) + np.log((v + tau2) / v))
+        )
+        return inverse_ratio, half
+
+    def decide(
+        self,
+        metric: str,
+        control: ArmSummary,
+        treatment: ArmSummary,
+        *,
+        previous_p: float = 1.0,
+        higher_is_better: bool = True,
+    ) -> ABDecision:
+        """Return the decision now; `previous_p` is the p-value of the last look (it only
+        falls: that is what keeps it valid)."""
+        effect = treatment.mean - control.mean
+        relative = effect / control.mean if control.mean else 0.0
+        enough = min(control.n, treatment.n) >= self.min_samples
+        if not enough:
+            return ABDecision(
+                metric,
+                control.name,
+                treatment.name,
+                effect,
+                relative,
+                -math.inf,
+                math.inf,
+                previous_p,
+                "keep running",
+                None,
+                control.n,
+                treatment.n,
+            )
+        variance = control.variance / control.n + treatment.variance / treatment.n
+        pooled = (control.mean * control.n + treatment.mean * treatment.n) / (
+            control.n + treatment.n
+        )
+        inverse_ratio, half = self.statistics(effect, variance, pooled)
+        p_value = min(previous_p, float(inverse_ratio))
+        low, high = effect - float(half), effect + float(half)
+        margin = self.equivalence * abs(control.mean)
+        outcome: Outcome = "keep running"
+        winner = None
+        if p_value <= self.alpha:
+            outcome = "winner"
+            better = (effect > 0) == higher_is_better
+            winner = treatment.name if better else control.name
+        elif -margin < low and high < margin:
+            outcome = "no difference"
+        return ABDecision(
+            metric,
+            control.name,
+            treatment.name,
+            effect,
+            relative,
+            low,
+            high,
+            p_value,
+            outcome,
+            winner,
+            control.n,
+            treatment.n,
+        )

@@ -1,0 +1,111 @@
+"""Simulated experiments to check the A/B decision rule: how often it names a false winner
+when the arms are the same (A/A), how often it finds a real one (A/B).
+
+Every experiment is watched continuously: the rule is applied after every `look_every`
+users per arm, and the experiment stops at its first decision (a winner or "no
+difference"), as a team watching a dashboard would. The checks are vectorised over
+experiments with `SequentialTest.statistics`, the same arithmetic `decide` uses (a unit test
+holds them together).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.evaluator.sequential import SequentialTest
+
+__all__ = ["SimulationResult", "peeking_z_test", "simulate"]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Shares of experiments that ended with a winner (right or wrong) and the mean size."""
+
+    experiments: int
+    winner_rate: float
+    right_winner_rate: float
+    wrong_winner_rate: float
+    mean_users_per_arm: float
+
+
+def _rates(
+    experiments: int, per_arm: int, base_rate: float, lift: float, look_every: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    looks = np.arange(look_every, per_arm + 1, look_every)
+    clicks_a = np.zeros((experiments, len(looks)))
+    clicks_b = np.zeros((experiments, len(looks)))
+    # Binomial increments between looks: the same law as per-user draws, a fraction of the memory.
+    steps = np.diff(np.concatenate([[0], looks]))
+    clicks_a = np.cumsum(rng.binomial(steps, base_rate, (experiments, len(looks))), axis=1)
+    clicks_b = np.cumsum(
+        rng.binomial(steps, base_rate * (1 + lift), (experiments, len(looks))), axis=1
+    )
+    n = looks[None, :].astype(np.float64)
+    return looks, clicks_a / n, clicks_b / n
+
+
+def simulate(
+    test: SequentialTest,
+    *,
+    experiments: int,
+    per_arm: int,
+    base_rate: float,
+    lift: float,
+    look_every: int = 100,
+    seed: int = 0,
+) -> SimulationResult:
+    """Run `experiments` CTR experiments whose treatment has `lift` (relative) over control."""
+    looks, rate_a, rate_b = _rates(experiments, per_arm, base_rate, lift, look_every, seed)
+    effect = rate_b - rate_a
+    variance = (rate_a * (1 - rate_a) + rate_b * (1 - rate_b)) / looks[None, :]
+    inverse_ratio, half = test.statistics(effect, variance, (rate_a + rate_b) / 2)
+    p_value = np.minimum.accumulate(inverse_ratio, axis=1)
+    enough = (looks >= test.min_samples)[None, :]
+    winner = (p_value <= test.alpha) & enough
+    margin = test.equivalence * np.abs(rate_a)
+    no_difference = (effect - half > -margin) & (effect + half < margin) & enough
+    stopped = winner | no_difference
+    first = np.where(stopped.any(axis=1), stopped.argmax(axis=1), len(looks) - 1)
+    rows = np.arange(experiments)
+    won = winner[rows, first]
+    right = won & ((effect[rows, first] > 0) == (lift > 0)) & (lift != 0)
+    return SimulationResult(
+        experiments=experiments,
+        winner_rate=float(won.mean()),
+        right_winner_rate=float(right.mean()),
+        wrong_winner_rate=float((won & ~right).mean()),
+        mean_users_per_arm=float(looks[first].mean()),
+    )
+
+
+def peeking_z_test(
+    *,
+    experiments: int,
+    per_arm: int,
+    base_rate: float,
+    lift: float,
+    look_every: int = 100,
+    seed: int = 0,
+    min_samples: int = 200,
+) -> SimulationResult:
+    """The habit the rule replaces: a fixed-horizon two-proportion z-test (alpha = 0.05),
+    checked at every look and stopped at the first p < 0.05."""
+    looks, rate_a, rate_b = _rates(experiments, per_arm, base_rate, lift, look_every, seed)
+    effect = rate_b - rate_a
+    variance = (rate_a * (1 - rate_a) + rate_b * (1 - rate_b)) / looks[None, :]
+    z = np.abs(effect) / np.sqrt(np.maximum(variance, 1e-300))
+    winner = (z > 1.959963984540054) & (looks >= min_samples)[None, :]
+    first = np.where(winner.any(axis=1), winner.argmax(axis=1), len(looks) - 1)
+    rows = np.arange(experiments)
+    won = winner[rows, first]
+    right = won & ((effect[rows, first] > 0) == (lift > 0)) & (lift != 0)
+    return SimulationResult(
+        experiments=experiments,
+        winner_rate=float(won.mean()),
+        right_winner_rate=float(right.mean()),
+        wrong_winner_rate=float((won & ~right).mean()),
+        mean_users_per_arm=float(looks[first].mean()),
+    )
