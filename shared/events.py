@@ -11,13 +11,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "ABVerdict",
+    "ArmMetrics",
     "Chunk",
     "DocumentChanged",
     "DocumentChunked",
     "DocumentIndexed",
+    "DriftReport",
     "Evaluation",
     "Event",
     "Feedback",
@@ -28,6 +31,7 @@ __all__ = [
     "RequestAccepted",
     "RequestEmbedded",
     "RetrievedChunk",
+    "ReviewVerdict",
     "ScalingDecision",
     "Stage",
     "derived_id",
@@ -234,16 +238,80 @@ class Prediction(Event):
 # --- feedback -> outcomes -> evaluations --------------------------------------------
 
 
+FeedbackKind = Literal["click", "conversion", "rating", "thumbs", "label", "correction", "review"]
+
+
+class ReviewVerdict(BaseModel):
+    """A human reviewer's judgement of a prediction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    verdict: Literal["correct", "incorrect"]
+    relevance: int | None = Field(
+        default=None, ge=1, le=5, description="How relevant the retrieved passages were, 1-5."
+    )
+    correction: str | None = Field(default=None, max_length=4096)
+    reviewer: str | None = Field(default=None, max_length=256)
+
+
 class Feedback(Event):
-    """A user action or reviewer verdict on a prediction (topic `feedback`)."""
+    """A user action or reviewer verdict on a prediction (topic `feedback`).
+
+    `value` by kind: click and conversion none (or 1); rating 1-5; thumbs `up`/`down`
+    (or 1/0); label the true label; correction the corrected answer; review none, with
+    `review` holding the verdict.
+    """
 
     key_field: ClassVar[str] = "request_id"
 
     feedback_id: EntityId
     request_id: EntityId
-    kind: Literal["click", "conversion", "rating", "thumbs", "label", "correction"]
+    kind: FeedbackKind
     value: float | str | None = None
+    review: ReviewVerdict | None = None
     comment: str | None = Field(default=None, max_length=4096)
+
+    @model_validator(mode="after")
+    def _value_fits_kind(self) -> Feedback:
+        check = _VALUE_CHECKS[self.kind]
+        problem = check(self.value)
+        if problem:
+            raise ValueError(f"{self.kind} feedback: {problem} (got value={self.value!r})")
+        if (self.kind == "review") != (self.review is not None):
+            raise ValueError("review feedback carries `review` (and only review feedback does)")
+        return self
+
+
+def _no_value(value: float | str | None) -> str | None:
+    return None if value in (None, 1, 1.0) else "no value, or 1"
+
+
+def _rating(value: float | str | None) -> str | None:
+    ok = isinstance(value, int | float) and 1 <= value <= 5
+    return None if ok else "a number from 1 to 5"
+
+
+def _thumbs(value: float | str | None) -> str | None:
+    return None if value in ("up", "down", 1, 0, 1.0, 0.0) else "`up` or `down` (or 1/0)"
+
+
+def _text(value: float | str | None) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "a non-empty text"
+
+
+def _nothing(value: float | str | None) -> str | None:
+    return None if value is None else "no value (the verdict is in `review`)"
+
+
+_VALUE_CHECKS = {
+    "click": _no_value,
+    "conversion": _no_value,
+    "rating": _rating,
+    "thumbs": _thumbs,
+    "label": _text,
+    "correction": _text,
+    "review": _nothing,
+}
 
 
 class Outcome(Event):
@@ -255,24 +323,102 @@ class Outcome(Event):
     request_id: str
     kind: str
     value: float | str | None = None
+    review: ReviewVerdict | None = None
     experiment: str
     variant: str
     answer: str
     prediction_occurred_at: AwareDatetime
 
 
+class ArmMetrics(BaseModel):
+    """One arm's metrics over a window (`cumulative`, or the last `window_s` seconds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window: Literal["cumulative", "sliding"]
+    window_s: float | None = None
+    predictions: int = Field(ge=0)
+    mean_relevance: float | None = None
+    mean_groundedness: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    cost_usd: float = 0.0
+    ctr: float | None = Field(default=None, description="Share of predictions clicked.")
+    conversion_rate: float | None = None
+    ratings: int = 0
+    mean_rating: float | None = None
+    csat: float | None = Field(default=None, description="Share of ratings of 4 or 5.")
+    thumbs_up_rate: float | None = None
+    reviews: int = 0
+    review_correct_rate: float | None = None
+    labelled: int = 0
+    accuracy: float | None = None
+    macro_precision: float | None = None
+    macro_recall: float | None = None
+    macro_f1: float | None = None
+    per_class: dict[str, dict[str, float]] = Field(default_factory=dict)
+    confusion_labels: list[str] = Field(default_factory=list)
+    confusion_matrix: list[list[int]] = Field(default_factory=list)
+
+
+class ABVerdict(BaseModel):
+    """The effect of an arm over the control on one metric, always-valid, and the decision."""
+
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    control: str
+    treatment: str
+    effect: float
+    relative_effect: float
+    ci_low: float | None = Field(description="None: unbounded (too few observations yet).")
+    ci_high: float | None = Field(description="None: unbounded (too few observations yet).")
+    p_value: float
+    decision: Literal["keep running", "winner", "no difference"]
+    winner: str | None = None
+    n_control: int
+    n_treatment: int
+
+
+class DriftReport(BaseModel):
+    """A distribution's shift between a reference window and the current one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal: Literal["query_embeddings", "predictions", "labels"]
+    statistic: float
+    method: str
+    p_value: float | None = None
+    severity: Literal["none", "low", "medium", "high"]
+    reference_n: int
+    current_n: int
+
+
 class Evaluation(Event):
-    """Scores of one prediction and its arm's running totals (topic `evaluations`)."""
+    """What the evaluator publishes (topic `evaluations`), by `kind`: one prediction's scores
+    (`prediction`), an arm's metrics over a window (`arm_metrics`), an A/B decision
+    (`ab_decision`) or a drift report (`drift`)."""
 
-    key_field: ClassVar[str] = "request_id"
+    key_field: ClassVar[str] = "subject"
 
-    request_id: str
+    kind: Literal["prediction", "arm_metrics", "ab_decision", "drift"] = "prediction"
+    subject: str = Field(description="The request id for `prediction`, else the experiment.")
+    request_id: str | None = None
     experiment: str
-    variant: str
-    retrieval_relevance: float = Field(description="Mean cosine similarity of retrieved chunks.")
-    top_score: float
-    variant_predictions: int = Field(ge=0)
-    variant_mean_relevance: float
+    variant: str | None = None
+    retrieval_relevance: float | None = Field(
+        default=None, description="Mean cosine similarity of retrieved chunks."
+    )
+    top_score: float | None = None
+    groundedness: float | None = Field(
+        default=None, description="Share of the answer's words found in the retrieved passages."
+    )
+    variant_predictions: int | None = Field(default=None, ge=0)
+    variant_mean_relevance: float | None = None
+    metrics: ArmMetrics | None = None
+    verdict: ABVerdict | None = None
+    drift: DriftReport | None = None
 
 
 # --- scaling --------------------------------------------------------------------------

@@ -1,7 +1,15 @@
-"""Evaluator's FastStream wiring: predictions -> evaluations."""
+"""Evaluator's FastStream wiring: predictions and outcomes in, evaluations out.
+
+Each prediction is scored as it arrives; outcomes (feedback joined to predictions) are
+counted once per feedback id; every `PILLARS_EVALUATOR_REPORT_INTERVAL_S` one replica
+(the holder of a Postgres advisory lock) reports every arm's metrics and the A/B decisions.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Annotated
 
 import asyncpg
@@ -10,32 +18,52 @@ from faststream.kafka import KafkaResponse
 from faststream.kafka.annotations import KafkaMessage
 
 from services.evaluator.adapters.pg_score_book import PgScoreBook
-from services.evaluator.handlers import SERVICE, evaluate_prediction
+from services.evaluator.config import EvaluatorSettings
+from services.evaluator.handlers import SERVICE, evaluate_prediction, record_outcome, report
 from services.evaluator.ports import ScoreBook
-from shared.cloudevents import envelope
-from shared.events import Prediction
+from services.evaluator.sequential import SequentialTest
+from shared.cloudevents import envelope, publish_event
+from shared.events import Outcome, Prediction
 from shared.metrics import RETRIEVAL_RELEVANCE
 from shared.openinference import Kind, annotate_current_span, model_span, request_attributes
 from shared.service import ServiceKit
-from shared.settings import PillarsSettings
 from shared.telemetry import link_to
 from shared.topics import Topic
 
-__all__ = ["create_app"]
+__all__ = ["REPORT_TENANT", "create_app"]
+
+log = logging.getLogger(__name__)
+
+# Reports cover an experiment across tenants; they are published under this tenant.
+REPORT_TENANT = "platform"
+_LEADER_LOCK = "pillars.evaluator.reports"
 
 
-def create_app(settings: PillarsSettings | None = None) -> FastStream:
+def create_app(settings: EvaluatorSettings | None = None) -> FastStream:
     """Build the evaluator app; the pool opens in its lifespan."""
-    settings = settings or PillarsSettings()
+    settings = settings or EvaluatorSettings()
     kit = ServiceKit(SERVICE, settings)
+    books: list[PgScoreBook] = []
+    pools: list[asyncpg.Pool] = []
+    tasks: list[asyncio.Task[None]] = []
+    test = SequentialTest(
+        alpha=settings.ab_alpha,
+        relative_effect=settings.ab_relative_effect,
+        equivalence=settings.ab_equivalence,
+        min_samples=settings.ab_min_samples,
+    )
 
     async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
         book = PgScoreBook(pool)
         await book.create_schema()
+        books.append(book)
+        pools.append(pool)
         return {"book": book}
 
+    evaluations = kit.publisher(Topic.EVALUATIONS)
+
     @kit.subscriber(Topic.PREDICTIONS)
-    @kit.publisher(Topic.EVALUATIONS)
+    @evaluations
     async def on_prediction(
         event: Prediction, message: KafkaMessage, book: Annotated[ScoreBook, Context()]
     ) -> KafkaResponse:
@@ -46,15 +74,52 @@ def create_app(settings: PillarsSettings | None = None) -> FastStream:
             kit.tracer, Kind.EVALUATOR, "evaluator score", attributes, links=links
         ) as span:
             evaluation = await evaluate_prediction(event, book=book)
-            span.set_attributes(
-                {
-                    "pillars.retrieval_relevance": evaluation.retrieval_relevance,
-                    "pillars.top_score": evaluation.top_score,
-                }
-            )
+            scores = {
+                "pillars.retrieval_relevance": evaluation.retrieval_relevance,
+                "pillars.top_score": evaluation.top_score,
+                "pillars.groundedness": evaluation.groundedness,
+            }
+            span.set_attributes({k: v for k, v in scores.items() if v is not None})
         RETRIEVAL_RELEVANCE.labels(event.experiment, event.variant).observe(
-            evaluation.retrieval_relevance
+            evaluation.retrieval_relevance or 0.0
         )
         return envelope(evaluation, kit.source)
 
-    return kit.app(lifespan=kit.database_lifespan(adapters))
+    @kit.subscriber(Topic.OUTCOMES)
+    async def on_outcome(event: Outcome, book: Annotated[ScoreBook, Context()]) -> None:
+        annotate_current_span(event)
+        await record_outcome(event, book=book)
+
+    async def report_loop() -> None:
+        async with pools[0].acquire() as leader:
+            leading = False
+            while True:
+                try:
+                    # Held by this connection until it closes: one replica reports at a time.
+                    leading = leading or await leader.fetchval(
+                        "SELECT pg_try_advisory_lock(hashtext($1))", _LEADER_LOCK
+                    )
+                    if leading:
+                        for evaluation in await report(
+                            book=books[0],
+                            tenant=REPORT_TENANT,
+                            window_s=settings.evaluator_window_s,
+                            test=test,
+                        ):
+                            await publish_event(evaluations, evaluation, kit.source)
+                except Exception:  # a failed round must not end the loop: log it, try again
+                    log.exception("evaluation report failed")
+                await asyncio.sleep(settings.evaluator_report_interval_s)
+
+    async def start() -> None:
+        tasks.append(asyncio.create_task(report_loop(), name="evaluator-reports"))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return kit.app(
+        lifespan=kit.database_lifespan(adapters), after_startup=[start], on_shutdown=[stop]
+    )

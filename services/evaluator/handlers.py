@@ -1,13 +1,45 @@
-"""Evaluator handlers: score each prediction and keep per-arm totals."""
+"""Evaluator handlers: score each prediction, count each outcome, report every arm.
+
+Per prediction: retrieval relevance and groundedness. Per arm, over the cumulative window
+and a sliding one: classification metrics from labels, CTR, conversion, ratings and CSAT,
+thumbs, review verdicts, latency percentiles and cost. Per experiment and metric: the
+always-valid A/B decision of every arm against the control.
+"""
 
 from __future__ import annotations
 
-from services.evaluator.ports import PredictionScore, ScoreBook
-from shared.events import Evaluation, Prediction, derived_id
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
-__all__ = ["SERVICE", "evaluate_prediction"]
+from services.evaluator.classification import Confusion, classification_metrics
+from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, ScoreBook
+from services.evaluator.sequential import ArmSummary, SequentialTest
+from shared.events import (
+    ABVerdict,
+    ArmMetrics,
+    Evaluation,
+    Outcome,
+    Prediction,
+    RetrievedChunk,
+    derived_id,
+    utcnow,
+)
+
+__all__ = [
+    "SERVICE",
+    "ab_verdicts",
+    "arm_metrics",
+    "evaluate_prediction",
+    "groundedness",
+    "record_outcome",
+    "report",
+]
 
 SERVICE = "evaluator"
+CONTROL = "control"
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def retrieval_relevance(prediction: Prediction) -> float:
@@ -16,8 +48,22 @@ def retrieval_relevance(prediction: Prediction) -> float:
     return sum(scores) / len(scores) if scores else 0.0
 
 
+def groundedness(answer: str, sources: Sequence[RetrievedChunk]) -> float | None:
+    """Return the share of the answer's words that appear in the retrieved passages.
+
+    1.0: every word of the answer comes from the passages (an extractive answer); low
+    values flag an answer that says things the passages do not. None without an answer.
+    """
+    words = [w.lower() for w in _WORD.findall(answer)]
+    if not words:
+        return None
+    known = {w.lower() for source in sources for w in _WORD.findall(source.text)}
+    return sum(w in known for w in words) / len(words)
+
+
 async def evaluate_prediction(prediction: Prediction, *, book: ScoreBook) -> Evaluation:
-    """Score a prediction's retrieval and update its arm's totals."""
+    """Score a prediction's retrieval and answer, and update its arm's totals."""
+    latency = (prediction.occurred_at - prediction.request_occurred_at).total_seconds() * 1000
     score = PredictionScore(
         tenant=prediction.tenant,
         request_id=prediction.request_id,
@@ -25,16 +71,223 @@ async def evaluate_prediction(prediction: Prediction, *, book: ScoreBook) -> Eva
         variant=prediction.variant,
         retrieval_relevance=retrieval_relevance(prediction),
         top_score=max((s.score for s in prediction.sources), default=0.0),
+        groundedness=groundedness(prediction.answer, prediction.sources),
+        latency_ms=max(0.0, latency),
+        cost_usd=prediction.estimated_cost_usd,
+        answer=prediction.answer,
+        occurred_at=prediction.occurred_at,
     )
     totals = await book.record(score)
     return Evaluation(
         event_id=derived_id(prediction.event_id, "evaluated"),
         tenant=prediction.tenant,
+        subject=prediction.request_id,
         request_id=prediction.request_id,
         experiment=prediction.experiment,
         variant=prediction.variant,
         retrieval_relevance=score.retrieval_relevance,
         top_score=score.top_score,
+        groundedness=score.groundedness,
         variant_predictions=totals.predictions,
         variant_mean_relevance=totals.mean_relevance,
     )
+
+
+async def record_outcome(outcome: Outcome, *, book: ScoreBook) -> bool:
+    """Count an outcome once per feedback id; return whether it was new."""
+    number = outcome.value if isinstance(outcome.value, int | float) else None
+    text = outcome.value if isinstance(outcome.value, str) else None
+    if outcome.kind == "thumbs" and text is not None:
+        number, text = (1.0 if text == "up" else 0.0), None
+    if outcome.kind == "correction" and text is None:
+        text = ""
+    return await book.record_outcome(
+        OutcomeRecord(
+            tenant=outcome.tenant,
+            feedback_id=outcome.feedback_id,
+            request_id=outcome.request_id,
+            experiment=outcome.experiment,
+            variant=outcome.variant,
+            kind=outcome.kind,
+            value_number=number,
+            value_text=text,
+            verdict=outcome.review.verdict if outcome.review else None,
+            occurred_at=outcome.occurred_at,
+        )
+    )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def arm_metrics(sample: ArmSample, window_s: float | None) -> ArmMetrics:
+    """Return an arm's metrics from its window's sums (`window_s` None: cumulative)."""
+    n = sample.predictions
+    confusion = Confusion()
+    for (true, predicted), count in sample.label_pairs.items():
+        confusion.add(true, predicted, count)
+    labelled = classification_metrics(confusion)
+    has_labels = labelled.count > 0
+    return ArmMetrics(
+        window="cumulative" if window_s is None else "sliding",
+        window_s=window_s,
+        predictions=n,
+        mean_relevance=sample.relevance_sum / n if n else None,
+        mean_groundedness=(
+            sample.groundedness_sum / sample.groundedness_count
+            if sample.groundedness_count
+            else None
+        ),
+        latency_p50_ms=sample.latency_p50_ms,
+        latency_p95_ms=sample.latency_p95_ms,
+        latency_p99_ms=sample.latency_p99_ms,
+        cost_usd=sample.cost_usd,
+        ctr=_share(sample.clicked, n),
+        conversion_rate=_share(sample.converted, n),
+        ratings=sample.ratings,
+        mean_rating=sample.rating_sum / sample.ratings if sample.ratings else None,
+        csat=_share(sample.ratings_high, sample.ratings),
+        thumbs_up_rate=_share(sample.thumbs_up, sample.thumbs),
+        reviews=sample.reviews,
+        review_correct_rate=_share(sample.reviews_correct, sample.reviews),
+        labelled=labelled.count,
+        accuracy=labelled.accuracy if has_labels else None,
+        macro_precision=labelled.macro_precision if has_labels else None,
+        macro_recall=labelled.macro_recall if has_labels else None,
+        macro_f1=labelled.macro_f1 if has_labels else None,
+        per_class={
+            label: {"precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
+            for label, m in labelled.per_class.items()
+        },
+        confusion_labels=labelled.labels,
+        confusion_matrix=labelled.matrix,
+    )
+
+
+# metric -> (how to summarise an arm for it, whether higher is better)
+_AB_METRICS: dict[str, tuple[Callable[[ArmSample], ArmSummary], bool]] = {
+    "ctr": (lambda s: ArmSummary.of_rate(s.variant, s.predictions, s.clicked), True),
+    "conversion_rate": (lambda s: ArmSummary.of_rate(s.variant, s.predictions, s.converted), True),
+    "mean_rating": (
+        lambda s: ArmSummary.of_moments(s.variant, s.ratings, s.rating_sum, s.rating_squares),
+        True,
+    ),
+    "accuracy": (
+        lambda s: ArmSummary.of_rate(
+            s.variant,
+            sum(s.label_pairs.values()),
+            sum(c for (t, p), c in s.label_pairs.items() if t == p),
+        ),
+        True,
+    ),
+    "retrieval_relevance": (
+        lambda s: ArmSummary.of_moments(
+            s.variant, s.predictions, s.relevance_sum, s.relevance_squares
+        ),
+        True,
+    ),
+    "latency_ms": (
+        lambda s: ArmSummary.of_moments(s.variant, s.predictions, s.latency_sum, s.latency_squares),
+        False,
+    ),
+}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _control(arms: Sequence[ArmSample]) -> ArmSample:
+    named = [a for a in arms if a.variant == CONTROL]
+    return named[0] if named else min(arms, key=lambda a: a.variant)
+
+
+async def ab_verdicts(
+    samples: Sequence[ArmSample], *, test: SequentialTest, book: ScoreBook
+) -> list[tuple[str, ABVerdict]]:
+    """Return, per experiment and metric, each arm's decision against the control (the arm
+    named `control`, else the first by name); p-values persist so they only fall."""
+    by_experiment: dict[str, list[ArmSample]] = {}
+    for sample in samples:
+        by_experiment.setdefault(sample.experiment, []).append(sample)
+    verdicts: list[tuple[str, ABVerdict]] = []
+    for experiment, arms in sorted(by_experiment.items()):
+        if len(arms) < 2:
+            continue
+        control = _control(arms)
+        for arm in sorted(arms, key=lambda a: a.variant):
+            if arm is control:
+                continue
+            for metric, (summarise, higher_is_better) in _AB_METRICS.items():
+                a, b = summarise(control), summarise(arm)
+                if a.n == 0 and b.n == 0:
+                    continue
+                previous = await book.previous_p(experiment, metric, control.variant, arm.variant)
+                decision = test.decide(
+                    metric, a, b, previous_p=previous, higher_is_better=higher_is_better
+                )
+                await book.save_p(
+                    experiment, metric, control.variant, arm.variant, decision.p_value
+                )
+                verdicts.append(
+                    (
+                        experiment,
+                        ABVerdict(
+                            metric=metric,
+                            control=decision.control,
+                            treatment=decision.treatment,
+                            effect=decision.effect,
+                            relative_effect=decision.relative_effect,
+                            ci_low=_finite(decision.ci_low),
+                            ci_high=_finite(decision.ci_high),
+                            p_value=decision.p_value,
+                            decision=decision.outcome,
+                            winner=decision.winner,
+                            n_control=decision.n_control,
+                            n_treatment=decision.n_treatment,
+                        ),
+                    )
+                )
+    return verdicts
+
+
+async def report(
+    *,
+    book: ScoreBook,
+    tenant: str,
+    window_s: float,
+    test: SequentialTest,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[Evaluation]:
+    """Return (and keep) every arm's cumulative and sliding metrics and the A/B verdicts."""
+    now = clock()
+    cumulative = await book.arm_samples(None)
+    sliding = await book.arm_samples(now - timedelta(seconds=window_s))
+    evaluations = [
+        Evaluation(
+            occurred_at=now,
+            tenant=tenant,
+            kind="arm_metrics",
+            subject=sample.experiment,
+            experiment=sample.experiment,
+            variant=sample.variant,
+            metrics=arm_metrics(sample, window),
+        )
+        for samples, window in ((cumulative, None), (sliding, window_s))
+        for sample in samples
+    ]
+    evaluations += [
+        Evaluation(
+            occurred_at=now,
+            tenant=tenant,
+            kind="ab_decision",
+            subject=experiment,
+            experiment=experiment,
+            variant=verdict.treatment,
+            verdict=verdict,
+        )
+        for experiment, verdict in await ab_verdicts(cumulative, test=test, book=book)
+    ]
+    await book.save_report(evaluations)
+    return evaluations

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-__all__ = ["PredictionScore", "ScoreBook", "VariantTotals"]
+from shared.events import Evaluation
+
+__all__ = ["ArmSample", "OutcomeRecord", "PredictionScore", "ScoreBook", "VariantTotals"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,11 @@ class PredictionScore:
     variant: str
     retrieval_relevance: float
     top_score: float
+    groundedness: float | None = None
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    answer: str = ""
+    occurred_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -28,9 +37,75 @@ class VariantTotals:
     mean_relevance: float
 
 
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """One piece of feedback joined to its prediction, as the evaluator counts it."""
+
+    tenant: str
+    feedback_id: str
+    request_id: str
+    experiment: str
+    variant: str
+    kind: str
+    value_number: float | None
+    value_text: str | None
+    verdict: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ArmSample:
+    """What the store sums for one arm over a window (outcomes count by prediction time)."""
+
+    experiment: str
+    variant: str
+    predictions: int
+    relevance_sum: float = 0.0
+    relevance_squares: float = 0.0
+    groundedness_sum: float = 0.0
+    groundedness_count: int = 0
+    latency_sum: float = 0.0
+    latency_squares: float = 0.0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    cost_usd: float = 0.0
+    clicked: int = 0
+    converted: int = 0
+    ratings: int = 0
+    rating_sum: float = 0.0
+    rating_squares: float = 0.0
+    ratings_high: int = 0
+    thumbs: int = 0
+    thumbs_up: int = 0
+    reviews: int = 0
+    reviews_correct: int = 0
+    label_pairs: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
 class ScoreBook(Protocol):
-    """Per-prediction scores and per-arm totals; recording the same prediction twice counts once."""
+    """Per-prediction scores, outcomes and what reports need; each records once."""
 
     async def record(self, score: PredictionScore) -> VariantTotals:
         """Store `score` if new and return its arm's totals."""
+        ...
+
+    async def record_outcome(self, outcome: OutcomeRecord) -> bool:
+        """Store an outcome once per feedback id; return whether it was new."""
+        ...
+
+    async def arm_samples(self, since: datetime | None) -> list[ArmSample]:
+        """Return every arm's sums over predictions made since `since` (None: all)."""
+        ...
+
+    async def previous_p(self, experiment: str, metric: str, control: str, arm: str) -> float:
+        """Return the lowest p-value an A/B comparison has had (1 when never tested)."""
+        ...
+
+    async def save_p(self, experiment: str, metric: str, control: str, arm: str, p: float) -> None:
+        """Remember a comparison's p-value (the lowest so far is kept)."""
+        ...
+
+    async def save_report(self, evaluations: Sequence[Evaluation]) -> None:
+        """Keep a report's arm metrics, verdicts and drift, for history and `pillars report`."""
         ...

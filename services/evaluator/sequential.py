@@ -91,13 +91,20 @@ class SequentialTest:
     ) -> tuple[FloatArray, FloatArray]:
         """Return (1/Λ, the confidence half-width) for estimates `d` of variance `variance`;
         `scale` is the pooled mean that sets τ. Works on arrays, for simulations."""
-        v = np.maximum(np.asarray(variance, dtype=np.float64), 1e-300)
-        tau2 = np.maximum((self.relative_effect * np.abs(np.asarray(scale))) ** 2, 1e-300)
+        v = np.asarray(variance, dtype=np.float64)
+        tau2 = (self.relative_effect * np.abs(np.asarray(scale, dtype=np.float64))) ** 2
         d = np.asarray(d, dtype=np.float64)
+        # No spread (every observation equal) or nothing to scale by: no evidence either way.
+        informative = (v > 0) & (tau2 > 0)
+        v, tau2 = np.where(informative, v, 1.0), np.where(informative, tau2, 1.0)
         log_ratio = 0.5 * np.log(v / (v + tau2)) + tau2 * d * d / (2 * v * (v + tau2))
-        inverse_ratio = np.exp(-np.maximum(log_ratio, 0.0))  # min(1, 1/Λ)
-        half = np.sqrt(
-            v * (v + tau2) / tau2 * (2 * math.log(1 / self.alpha) + np.log((v + tau2) / v))
+        inverse_ratio = np.where(informative, np.exp(-np.maximum(log_ratio, 0.0)), 1.0)
+        half = np.where(
+            informative,
+            np.sqrt(
+                v * (v + tau2) / tau2 * (2 * math.log(1 / self.alpha) + np.log((v + tau2) / v))
+            ),
+            np.inf,
         )
         return inverse_ratio, half
 

@@ -60,6 +60,7 @@ def join_feedback(
         request_id=feedback.request_id,
         kind=feedback.kind,
         value=feedback.value,
+        review=feedback.review,
         experiment=known.experiment,
         variant=known.variant,
         answer=known.answer,

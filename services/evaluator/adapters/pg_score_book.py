@@ -1,11 +1,15 @@
-"""Prediction scores and per-arm totals in Postgres."""
+"""Prediction scores, outcomes, A/B state and reports in Postgres."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 import asyncpg
 
-from services.evaluator.ports import PredictionScore, VariantTotals
+from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, VariantTotals
 from shared.db import apply_schema
+from shared.events import Evaluation
 
 __all__ = ["PgScoreBook"]
 
@@ -20,6 +24,15 @@ CREATE TABLE IF NOT EXISTS evaluator_scores (
     recorded_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, request_id)
 );
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS groundedness double precision;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS latency_ms double precision
+    NOT NULL DEFAULT 0;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS cost_usd double precision
+    NOT NULL DEFAULT 0;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS answer text NOT NULL DEFAULT '';
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS occurred_at timestamptz
+    NOT NULL DEFAULT now();
+CREATE INDEX IF NOT EXISTS evaluator_scores_time ON evaluator_scores (occurred_at);
 CREATE TABLE IF NOT EXISTS evaluator_variant_totals (
     experiment text NOT NULL,
     variant text NOT NULL,
@@ -27,17 +40,92 @@ CREATE TABLE IF NOT EXISTS evaluator_variant_totals (
     relevance_sum double precision NOT NULL,
     PRIMARY KEY (experiment, variant)
 );
+CREATE TABLE IF NOT EXISTS evaluator_outcomes (
+    tenant text NOT NULL,
+    feedback_id text NOT NULL,
+    request_id text NOT NULL,
+    experiment text NOT NULL,
+    variant text NOT NULL,
+    kind text NOT NULL,
+    value_number double precision,
+    value_text text,
+    verdict text,
+    occurred_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, feedback_id)
+);
+CREATE INDEX IF NOT EXISTS evaluator_outcomes_request ON evaluator_outcomes (tenant, request_id);
+CREATE TABLE IF NOT EXISTS evaluator_ab_state (
+    experiment text NOT NULL,
+    metric text NOT NULL,
+    control text NOT NULL,
+    arm text NOT NULL,
+    p_value double precision NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (experiment, metric, control, arm)
+);
+CREATE TABLE IF NOT EXISTS evaluator_reports (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL,
+    kind text NOT NULL,
+    experiment text NOT NULL,
+    variant text,
+    body jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evaluator_reports_experiment ON evaluator_reports (experiment, at);
+"""
+
+_SCORES = """
+SELECT experiment, variant, count(*) AS predictions,
+       sum(retrieval_relevance) AS relevance_sum,
+       sum(retrieval_relevance * retrieval_relevance) AS relevance_squares,
+       coalesce(sum(groundedness), 0) AS groundedness_sum,
+       count(groundedness) AS groundedness_count,
+       sum(latency_ms) AS latency_sum, sum(latency_ms * latency_ms) AS latency_squares,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95_ms,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS latency_p99_ms,
+       sum(cost_usd) AS cost_usd
+FROM evaluator_scores WHERE $1::timestamptz IS NULL OR occurred_at >= $1
+GROUP BY experiment, variant
+"""
+# Outcomes count toward the arm and window of their prediction (by prediction time).
+_OUTCOMES = """
+SELECT s.experiment, s.variant,
+       count(DISTINCT (s.tenant, s.request_id)) FILTER (WHERE o.kind = 'click') AS clicked,
+       count(DISTINCT (s.tenant, s.request_id)) FILTER (WHERE o.kind = 'conversion') AS converted,
+       count(*) FILTER (WHERE o.kind = 'rating') AS ratings,
+       coalesce(sum(o.value_number) FILTER (WHERE o.kind = 'rating'), 0) AS rating_sum,
+       coalesce(sum(o.value_number * o.value_number) FILTER (WHERE o.kind = 'rating'), 0)
+           AS rating_squares,
+       count(*) FILTER (WHERE o.kind = 'rating' AND o.value_number >= 4) AS ratings_high,
+       count(*) FILTER (WHERE o.kind = 'thumbs') AS thumbs,
+       count(*) FILTER (WHERE o.kind = 'thumbs' AND o.value_number = 1) AS thumbs_up,
+       count(*) FILTER (WHERE o.kind = 'review') AS reviews,
+       count(*) FILTER (WHERE o.kind = 'review' AND o.verdict = 'correct') AS reviews_correct
+FROM evaluator_scores s JOIN evaluator_outcomes o USING (tenant, request_id)
+WHERE $1::timestamptz IS NULL OR s.occurred_at >= $1
+GROUP BY s.experiment, s.variant
+"""
+# The latest label of each prediction against what it answered.
+_LABELS = """
+SELECT experiment, variant, truth, predicted, count(*) AS n FROM (
+    SELECT DISTINCT ON (s.tenant, s.request_id)
+           s.experiment, s.variant, o.value_text AS truth, s.answer AS predicted
+    FROM evaluator_scores s JOIN evaluator_outcomes o USING (tenant, request_id)
+    WHERE o.kind = 'label' AND ($1::timestamptz IS NULL OR s.occurred_at >= $1)
+    ORDER BY s.tenant, s.request_id, o.occurred_at DESC, o.feedback_id DESC
+) labelled GROUP BY experiment, variant, truth, predicted
 """
 
 
 class PgScoreBook:
-    """ScoreBook on Postgres: a new score and its arm's totals change in one transaction."""
+    """ScoreBook on Postgres: each prediction and each feedback id counts once."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def create_schema(self) -> None:
-        """Create the evaluator's tables if they do not exist."""
+        """Create (or extend) the evaluator's tables."""
         await apply_schema(self._pool, "evaluator", DDL)
 
     async def record(self, score: PredictionScore) -> VariantTotals:
@@ -45,14 +133,20 @@ class PgScoreBook:
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
                 "INSERT INTO evaluator_scores (tenant, request_id, experiment, variant, "
-                "retrieval_relevance, top_score) VALUES ($1, $2, $3, $4, $5, $6) "
-                "ON CONFLICT DO NOTHING RETURNING true",
+                "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
+                "occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                "coalesce($11, now())) ON CONFLICT DO NOTHING RETURNING true",
                 score.tenant,
                 score.request_id,
                 score.experiment,
                 score.variant,
                 score.retrieval_relevance,
                 score.top_score,
+                score.groundedness,
+                score.latency_ms,
+                score.cost_usd,
+                score.answer,
+                score.occurred_at,
             )
             if inserted:
                 await conn.execute(
@@ -74,3 +168,92 @@ class PgScoreBook:
             predictions=row["predictions"],
             mean_relevance=row["relevance_sum"] / row["predictions"],
         )
+
+    async def record_outcome(self, outcome: OutcomeRecord) -> bool:
+        """Store an outcome once per (tenant, feedback id)."""
+        inserted = await self._pool.fetchval(
+            "INSERT INTO evaluator_outcomes VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            outcome.tenant,
+            outcome.feedback_id,
+            outcome.request_id,
+            outcome.experiment,
+            outcome.variant,
+            outcome.kind,
+            outcome.value_number,
+            outcome.value_text,
+            outcome.verdict,
+            outcome.occurred_at,
+        )
+        return bool(inserted)
+
+    async def arm_samples(self, since: datetime | None) -> list[ArmSample]:
+        """Return every arm's sums over the predictions made since `since`."""
+        async with self._pool.acquire() as conn:
+            scores = await conn.fetch(_SCORES, since)
+            outcomes = {
+                (r["experiment"], r["variant"]): r for r in await conn.fetch(_OUTCOMES, since)
+            }
+            labels: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+            for row in await conn.fetch(_LABELS, since):
+                pairs = labels.setdefault((row["experiment"], row["variant"]), {})
+                pairs[(row["truth"], row["predicted"])] = row["n"]
+        samples = []
+        for row in scores:
+            arm = (row["experiment"], row["variant"])
+            fed = dict(outcomes[arm]) if arm in outcomes else {}
+            fed.pop("experiment", None)
+            fed.pop("variant", None)
+            samples.append(
+                ArmSample(
+                    **{k: v for k, v in dict(row).items() if v is not None},
+                    **fed,
+                    label_pairs=labels.get(arm, {}),
+                )
+            )
+        return samples
+
+    async def previous_p(self, experiment: str, metric: str, control: str, arm: str) -> float:
+        """Return the lowest p-value the comparison has had, 1 if none."""
+        value = await self._pool.fetchval(
+            "SELECT p_value FROM evaluator_ab_state "
+            "WHERE experiment = $1 AND metric = $2 AND control = $3 AND arm = $4",
+            experiment,
+            metric,
+            control,
+            arm,
+        )
+        return 1.0 if value is None else float(value)
+
+    async def save_p(self, experiment: str, metric: str, control: str, arm: str, p: float) -> None:
+        """Keep the lowest p-value (two replicas racing cannot raise it)."""
+        await self._pool.execute(
+            "INSERT INTO evaluator_ab_state AS s (experiment, metric, control, arm, p_value) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (experiment, metric, control, arm) "
+            "DO UPDATE SET p_value = least(s.p_value, excluded.p_value), updated_at = now()",
+            experiment,
+            metric,
+            control,
+            arm,
+            p,
+        )
+
+    async def save_report(self, evaluations: Sequence[Evaluation]) -> None:
+        """Append a report's evaluations to the history."""
+        await self._pool.executemany(
+            "INSERT INTO evaluator_reports (at, kind, experiment, variant, body) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb)",
+            [
+                (e.occurred_at, e.kind, e.experiment, e.variant, e.model_dump_json())
+                for e in evaluations
+            ],
+        )
+
+    async def history(self, since: datetime | None = None) -> list[Evaluation]:
+        """Return the reports' evaluations, oldest first (`pillars report` reads these)."""
+        rows = await self._pool.fetch(
+            "SELECT body::text AS body FROM evaluator_reports "
+            "WHERE $1::timestamptz IS NULL OR at >= $1 ORDER BY at, id",
+            since,
+        )
+        return [Evaluation.model_validate_json(row["body"]) for row in rows]

@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.cloudevents import ce_headers
-from shared.events import DocumentChanged, InferenceRequest
+from shared.events import DocumentChanged, Feedback, InferenceRequest, ReviewVerdict
 from shared.topics import Topic, all_topic_names, dlq_name, topic_name
 
 
@@ -43,4 +43,38 @@ def test_topic_names_and_dead_letter_topics() -> None:
     names = all_topic_names("pillars")
     assert dlq_name("pillars.documents.v1") in names
     assert "pillars.scaling.v1.dlq" not in names  # nobody consumes it
-    assert len(names) == len(Topic) + 7
+    assert "pillars.outcomes.v1.dlq" in names
+    assert len(names) == len(Topic) + 8  # outcomes is consumed too (by the evaluator)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "problem"),
+    [
+        ("rating", 6, "a number from 1 to 5"),
+        ("rating", "great", "a number from 1 to 5"),
+        ("rating", None, "a number from 1 to 5"),
+        ("click", 3, "no value, or 1"),
+        ("thumbs", "sideways", "`up` or `down`"),
+        ("label", "  ", "a non-empty text"),
+        ("correction", None, "a non-empty text"),
+    ],
+)
+def test_feedback_values_must_fit_their_kind(kind: str, value: object, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Feedback(tenant="acme", feedback_id="f", request_id="r", kind=kind, value=value)  # type: ignore[arg-type]
+
+
+def test_feedback_of_each_kind_that_fits() -> None:
+    for kind, value in (("rating", 4), ("click", None), ("thumbs", "up"), ("label", "spam")):
+        Feedback(tenant="acme", feedback_id="f", request_id="r", kind=kind, value=value)  # type: ignore[arg-type]
+    verdict = ReviewVerdict(verdict="incorrect", relevance=2, correction="It is 42.")
+    review = Feedback(tenant="acme", feedback_id="f", request_id="r", kind="review", review=verdict)
+    assert review.review == verdict
+    with pytest.raises(ValidationError, match="carries `review`"):
+        Feedback(tenant="acme", feedback_id="f", request_id="r", kind="review")
+    with pytest.raises(ValidationError, match="carries `review`"):
+        Feedback(tenant="acme", feedback_id="f", request_id="r", kind="click", review=verdict)
+    with pytest.raises(ValidationError):
+        ReviewVerdict(verdict="correct", relevance=9)
+    with pytest.raises(ValidationError, match="Input should be"):
+        Feedback(tenant="acme", feedback_id="f", request_id="r", kind="purchase")  # type: ignore[arg-type]
