@@ -58,6 +58,11 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  control   {stack.control.url}/services/NAME/replicas  (the scaler acts here)")
         if endpoints.dashboard_url:
             print(f"  traces    {endpoints.dashboard_url}  (Phoenix; `pillars trace REQUEST_ID`)")
+        feedback_url = stack.endpoints.feedback_url if stack.endpoints else None
+        if feedback_url:
+            token = f"token {stack.feedback_token}" if stack.feedback_token else "your tokens"
+            print(f"  feedback  {feedback_url}/v1/feedback  ({token})")
+            print(f"  review    {feedback_url}/review")
         for replica in supervisor.processes():
             pid = replica.process.pid if replica.process else "?"
             print(f"  {replica.name:<12} pid {pid}  log {replica.log_path}")
@@ -138,6 +143,38 @@ def _ingest(args: argparse.Namespace) -> int:
         )
 
     asyncio.run(load())
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from services.evaluator.adapters.pg_score_book import PgScoreBook
+    from services.evaluator.report import ReportView, format_table, render_html
+    from shared.db import create_pool
+    from shared.events import Evaluation, utcnow
+    from shared.runtime.stack import read_endpoints
+
+    settings = _settings(args)
+
+    async def history() -> list[Evaluation]:
+        pool = await create_pool(read_endpoints(settings).database_url)
+        try:
+            since = utcnow() - timedelta(hours=args.hours) if args.hours else None
+            return await PgScoreBook(pool).history(since)
+        finally:
+            await pool.close()
+
+    try:
+        evaluations = asyncio.run(history())
+    except RuntimeError as exc:
+        print(f"pillars: {exc}", file=sys.stderr)
+        return 2
+    view = ReportView.of(evaluations)
+    print(format_table(view))
+    out = Path(args.out)
+    out.write_text(render_html(view, utcnow()), encoding="utf-8")
+    print(f"\nreport written to {out.resolve()}")
     return 0
 
 
@@ -234,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "topics", help="create the topics and their dead-letter topics (existing ones stay)"
     )
+    report = commands.add_parser("report", help="per-arm metrics and A/B verdicts, and HTML")
+    report.add_argument("--out", default="pillars-report.html", help="the HTML file to write")
+    report.add_argument("--hours", type=float, help="only reports of the last HOURS")
     trace = commands.add_parser("trace", help="print a request's trace as a waterfall")
     trace.add_argument("request_id", help="the request_id the request was published with")
     trace.add_argument("--wait", type=float, default=10.0, help="seconds to wait for its spans")
@@ -250,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": _ingest,
         "trace": _trace,
         "topics": _topics,
+        "report": _report,
         "schemas": _schemas,
     }
     return handlers[args.command](args)

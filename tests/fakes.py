@@ -6,7 +6,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.embedding.ports import VersionApplied
 from services.evaluator.ports import PredictionScore, VariantTotals
@@ -117,6 +117,14 @@ class InMemoryLedger:
 
     async def find(self, tenant: str, request_id: str) -> KnownPrediction | None:
         return self.known.get((tenant, request_id))
+
+    async def review_queue(self, limit: int) -> list[KnownPrediction]:
+        waiting = [k for k in self.known.values() if k.review_reason is not None]
+        return sorted(waiting, key=lambda k: k.occurred_at)[:limit]
+
+    async def mark_reviewed(self, tenant: str, request_id: str) -> None:
+        known = self.known[(tenant, request_id)]
+        self.known[(tenant, request_id)] = replace(known, review_reason=None)
 
 
 class WordTokenizer:

@@ -1,4 +1,5 @@
-"""Feedback's FastStream wiring: predictions -> ledger; feedback -> outcomes."""
+"""Feedback's FastStream wiring: predictions -> ledger and review queue; feedback (topic or
+HTTP API) -> outcomes; the review page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import asyncpg
 from faststream import Context, FastStream
 from faststream.kafka import KafkaResponse
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
 
+from services.feedback.adapters.http_api import HttpServer, build_http_app
 from services.feedback.adapters.pg_ledger import PgPredictionLedger
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import (
@@ -17,11 +20,11 @@ from services.feedback.handlers import (
     join_feedback,
     remember_prediction,
 )
-from services.feedback.ports import PredictionLedger
-from shared.cloudevents import envelope
+from services.feedback.ports import PredictionLedger, ReviewPolicy
+from shared.cloudevents import envelope, publish_event
 from shared.events import Feedback, Prediction
 from shared.metrics import FEEDBACK
-from shared.openinference import annotate_current_span
+from shared.openinference import annotate_current_span, request_attributes
 from shared.service import ServiceKit
 from shared.telemetry import link_current_span
 from shared.topics import Topic
@@ -30,13 +33,22 @@ __all__ = ["create_app"]
 
 
 def create_app(settings: FeedbackSettings | None = None) -> FastStream:
-    """Build the feedback app; the pool opens in its lifespan."""
+    """Build the feedback app; the pool opens and the HTTP API listens in its lifespan."""
     settings = settings or FeedbackSettings()
     kit = ServiceKit(SERVICE, settings)
+    policy = ReviewPolicy(
+        sample_rate=settings.review_sample_rate,
+        sample_rates=settings.review_sample_rates,
+        confidence_below=settings.review_confidence_below,
+    )
+    ledgers: list[PgPredictionLedger] = []
+    servers: list[HttpServer] = []
+    feedback_topic = kit.publisher(Topic.FEEDBACK)
 
     async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
         ledger = PgPredictionLedger(pool)
         await ledger.create_schema()
+        ledgers.append(ledger)
         return {"ledger": ledger}
 
     @kit.subscriber(Topic.PREDICTIONS)
@@ -45,7 +57,7 @@ def create_app(settings: FeedbackSettings | None = None) -> FastStream:
     ) -> None:
         annotate_current_span(event)
         traceparent = message.headers.get("traceparent")
-        await remember_prediction(event, ledger=ledger, traceparent=traceparent)
+        await remember_prediction(event, ledger=ledger, traceparent=traceparent, policy=policy)
 
     @kit.subscriber(Topic.FEEDBACK)
     @kit.publisher(Topic.OUTCOMES)
@@ -57,7 +69,37 @@ def create_app(settings: FeedbackSettings | None = None) -> FastStream:
         link_current_span(known.traceparent, reason="feedback on prediction")
         outcome = join_feedback(event, known)
         annotate_current_span(outcome)
+        if event.kind == "review":
+            await ledger.mark_reviewed(event.tenant, event.request_id)
         FEEDBACK.labels(outcome.experiment, outcome.variant, outcome.kind).inc()
         return envelope(outcome, kit.source)
 
-    return kit.app(lifespan=kit.database_lifespan(adapters))
+    async def submit(feedback: Feedback) -> None:
+        """Publish feedback the HTTP API accepted, in a trace of its own."""
+        tracer = kit.tracer.get_tracer("pillars.feedback")
+        with tracer.start_as_current_span(
+            "POST /v1/feedback",
+            kind=trace.SpanKind.SERVER,
+            attributes={**request_attributes(feedback), "http.route": "/v1/feedback"},
+        ):
+            await publish_event(feedback_topic, feedback, kit.source)
+
+    async def start_http() -> None:
+        if settings.feedback_http_port is None:
+            return
+        app = build_http_app(
+            tokens=settings.feedback_tokens, submit=submit, queue=ledgers[0].review_queue
+        )
+        server = HttpServer(app, settings.feedback_http_host, settings.feedback_http_port)
+        await server.start()
+        servers.append(server)
+
+    async def stop_http() -> None:
+        for server in servers:
+            await server.stop()
+
+    return kit.app(
+        lifespan=kit.database_lifespan(adapters),
+        after_startup=[start_http],
+        on_shutdown=[stop_http],
+    )

@@ -6,19 +6,41 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from services.feedback.ports import KnownPrediction, PredictionLedger
+from services.feedback.ports import KnownPrediction, PredictionLedger, ReviewPolicy
+from shared.buckets import bucket
 from shared.deadletter import Rejected
 from shared.events import Feedback, Outcome, Prediction, derived_id, utcnow
 
-__all__ = ["SERVICE", "join_feedback", "remember_prediction"]
+__all__ = ["SERVICE", "join_feedback", "remember_prediction", "review_reason"]
 
 SERVICE = "feedback"
 
 
+def review_reason(prediction: Prediction, policy: ReviewPolicy) -> str | None:
+    """Return why the prediction goes to human review, or None if it does not.
+
+    All predictions whose best passage scores below the confidence bar go; of the others, a
+    share per arm, chosen by a hash of the request so a replay makes the same choice.
+    """
+    top = max((s.score for s in prediction.sources), default=0.0)
+    if top < policy.confidence_below:
+        return f"low confidence: best passage scores {top:.2f} < {policy.confidence_below:g}"
+    arm = f"{prediction.experiment}/{prediction.variant}"
+    rate = policy.sample_rates.get(arm, policy.sample_rate)
+    if bucket("review", f"{prediction.tenant}/{prediction.request_id}") < rate:
+        return f"sampled: {rate:.0%} of {arm}"
+    return None
+
+
 async def remember_prediction(
-    prediction: Prediction, *, ledger: PredictionLedger, traceparent: str | None
+    prediction: Prediction,
+    *,
+    ledger: PredictionLedger,
+    traceparent: str | None,
+    policy: ReviewPolicy | None = None,
 ) -> None:
-    """Keep what joining feedback needs: arm, answer, time and the prediction's trace."""
+    """Keep what joining feedback and reviewing need: arm, query, passages, answer, time,
+    the prediction's trace, and whether (why) it goes to review."""
     await ledger.remember(
         KnownPrediction(
             tenant=prediction.tenant,
@@ -28,6 +50,9 @@ async def remember_prediction(
             answer=prediction.answer,
             occurred_at=prediction.occurred_at,
             traceparent=traceparent,
+            query=prediction.query,
+            sources=tuple(prediction.sources),
+            review_reason=review_reason(prediction, policy) if policy else None,
         )
     )
 

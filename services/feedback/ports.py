@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["KnownPrediction", "PredictionLedger"]
+from shared.events import RetrievedChunk
+
+__all__ = ["KnownPrediction", "PredictionLedger", "ReviewPolicy"]
 
 
 @dataclass(frozen=True)
 class KnownPrediction:
-    """What the feedback service keeps of a prediction to join feedback to it."""
+    """What the feedback service keeps of a prediction: to join feedback, and to review it."""
 
     tenant: str
     request_id: str
@@ -20,10 +22,22 @@ class KnownPrediction:
     answer: str
     occurred_at: datetime
     traceparent: str | None
+    query: str = ""
+    sources: tuple[RetrievedChunk, ...] = ()
+    review_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    """Which predictions go to human review: a share of each arm, and all unsure ones."""
+
+    sample_rate: float = 0.05
+    sample_rates: dict[str, float] = field(default_factory=dict)  # "experiment/variant" -> rate
+    confidence_below: float = 0.5
 
 
 class PredictionLedger(Protocol):
-    """The feedback service's own record of predictions."""
+    """The feedback service's own record of predictions and its review queue."""
 
     async def remember(self, prediction: KnownPrediction) -> None:
         """Store a prediction; storing it again changes nothing."""
@@ -31,4 +45,12 @@ class PredictionLedger(Protocol):
 
     async def find(self, tenant: str, request_id: str) -> KnownPrediction | None:
         """Return the tenant's prediction for `request_id`, if known."""
+        ...
+
+    async def review_queue(self, limit: int) -> list[KnownPrediction]:
+        """Return predictions waiting for review, oldest first."""
+        ...
+
+    async def mark_reviewed(self, tenant: str, request_id: str) -> None:
+        """Take a prediction off the review queue."""
         ...

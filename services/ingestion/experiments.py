@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from services.ingestion.config import Arm, Experiment
+from shared.buckets import bucket
 
 __all__ = ["assign_arm", "bucket"]
-
-
-def bucket(salt: str, unit: str) -> float:
-    """Map (salt, unit) to a number in [0, 1) that never changes for the same pair."""
-    digest = hashlib.sha256(f"{salt}:{unit}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def assign_arm(experiment: Experiment, unit: str) -> Arm:

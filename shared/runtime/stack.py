@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from shared.kafka_admin import wait_for_members
 from shared.runtime.control import ControlServer
 from shared.runtime.dashboard import PhoenixDashboard
+from shared.runtime.host import free_port
 from shared.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
 from shared.runtime.postgres import EmbeddedPostgres
 from shared.runtime.supervisor import SERVICES, Supervisor, service_env
@@ -32,6 +34,7 @@ class Endpoints:
     kafka_bootstrap_servers: str
     database_url: str
     dashboard_url: str | None = None
+    feedback_url: str | None = None
 
 
 def read_endpoints(settings: PillarsSettings) -> Endpoints:
@@ -52,6 +55,7 @@ def read_endpoints(settings: PillarsSettings) -> Endpoints:
         settings.kafka_bootstrap_servers or recorded["kafka_bootstrap_servers"],
         settings.database_url or recorded["database_url"],
         settings.dashboard_url or recorded.get("dashboard_url"),
+        recorded.get("feedback_url"),
     )
 
 
@@ -65,6 +69,7 @@ class Stack:
     supervisor: Supervisor | None = None
     control: ControlServer | None = None
     dashboard: PhoenixDashboard | None = None
+    feedback_token: str | None = None
     endpoints: Endpoints | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -103,12 +108,7 @@ class Stack:
             log.info("created %d topics", len(created))
         dashboard_url = self.dashboard.wait_ready() if self.dashboard else None
         self.endpoints = Endpoints(bootstrap, database_url, dashboard_url)
-        recorded = {
-            "kafka_bootstrap_servers": bootstrap,
-            "database_url": database_url,
-            "dashboard_url": dashboard_url,
-        }
-        (self.data_dir / ENDPOINTS_FILE).write_text(json.dumps(recorded, indent=2))
+        self._record_endpoints()
         return self.endpoints
 
     def telemetry_env(self) -> dict[str, str]:
@@ -126,6 +126,23 @@ class Stack:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.dashboard.otlp_endpoint
         return env
 
+    def feedback_env(self) -> dict[str, str]:
+        """Return where the feedback API listens (one port its replicas share) and its token
+        (generated unless PILLARS_FEEDBACK_TOKENS is set); the endpoints record its URL."""
+        assert self.endpoints is not None, "start_infrastructure() first"
+        port = os.environ.get("PILLARS_FEEDBACK_HTTP_PORT") or str(free_port())
+        env = {"PILLARS_FEEDBACK_HTTP_PORT": port}
+        if not os.environ.get("PILLARS_FEEDBACK_TOKENS"):
+            self.feedback_token = secrets.token_urlsafe(24)
+            env["PILLARS_FEEDBACK_TOKENS"] = json.dumps([self.feedback_token])
+        self.endpoints = replace(self.endpoints, feedback_url=f"http://127.0.0.1:{port}")
+        self._record_endpoints()
+        return env
+
+    def _record_endpoints(self) -> None:
+        assert self.endpoints is not None
+        (self.data_dir / ENDPOINTS_FILE).write_text(json.dumps(asdict(self.endpoints), indent=2))
+
     def start_services(self, services: tuple[str, ...] = SERVICES) -> Supervisor:
         """Start one replica of each service against the running infrastructure."""
         assert self.endpoints is not None, "start_infrastructure() first"
@@ -137,6 +154,7 @@ class Stack:
                 "PILLARS_DATA_DIR": str(self.data_dir),
                 "PILLARS_SUPERVISOR_URL": self.control.url,
                 **self.telemetry_env(),
+                **(self.feedback_env() if "feedback" in services else {}),
                 **self.extra_env,
             },
         )

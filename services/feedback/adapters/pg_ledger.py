@@ -1,11 +1,14 @@
-"""The feedback service's prediction ledger in Postgres."""
+"""The feedback service's prediction ledger and review queue in Postgres."""
 
 from __future__ import annotations
+
+import json
 
 import asyncpg
 
 from services.feedback.ports import KnownPrediction
 from shared.db import apply_schema
+from shared.events import RetrievedChunk
 
 __all__ = ["PgPredictionLedger"]
 
@@ -20,7 +23,23 @@ CREATE TABLE IF NOT EXISTS feedback_predictions (
     traceparent text,
     PRIMARY KEY (tenant, request_id)
 );
+ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS query text NOT NULL DEFAULT '';
+ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS sources jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS review_reason text;
+ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS reviewed_at timestamptz;
+CREATE INDEX IF NOT EXISTS feedback_review_queue ON feedback_predictions (occurred_at)
+    WHERE review_reason IS NOT NULL AND reviewed_at IS NULL;
 """
+_COLUMNS = (
+    "tenant, request_id, experiment, variant, answer, occurred_at, traceparent, query, "
+    "sources::text AS sources, review_reason"
+)
+
+
+def _known(row: asyncpg.Record) -> KnownPrediction:
+    values = dict(row)
+    sources = tuple(RetrievedChunk.model_validate(s) for s in json.loads(values.pop("sources")))
+    return KnownPrediction(**values, sources=sources)
 
 
 class PgPredictionLedger:
@@ -30,14 +49,16 @@ class PgPredictionLedger:
         self._pool = pool
 
     async def create_schema(self) -> None:
-        """Create the ledger table if it does not exist."""
+        """Create (or extend) the ledger table."""
         await apply_schema(self._pool, "feedback", DDL)
 
     async def remember(self, prediction: KnownPrediction) -> None:
         """Store a prediction once."""
+        sources = json.dumps([s.model_dump(mode="json") for s in prediction.sources])
         await self._pool.execute(
-            "INSERT INTO feedback_predictions VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "ON CONFLICT DO NOTHING",
+            "INSERT INTO feedback_predictions (tenant, request_id, experiment, variant, answer, "
+            "occurred_at, traceparent, query, sources, review_reason) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT DO NOTHING",
             prediction.tenant,
             prediction.request_id,
             prediction.experiment,
@@ -45,13 +66,35 @@ class PgPredictionLedger:
             prediction.answer,
             prediction.occurred_at,
             prediction.traceparent,
+            prediction.query,
+            sources,
+            prediction.review_reason,
         )
 
     async def find(self, tenant: str, request_id: str) -> KnownPrediction | None:
         """Return the stored prediction, if any."""
         row = await self._pool.fetchrow(
-            "SELECT * FROM feedback_predictions WHERE tenant = $1 AND request_id = $2",
+            f"SELECT {_COLUMNS} FROM feedback_predictions WHERE tenant = $1 AND request_id = $2",
             tenant,
             request_id,
         )
-        return KnownPrediction(**dict(row)) if row else None
+        return _known(row) if row else None
+
+    async def review_queue(self, limit: int) -> list[KnownPrediction]:
+        """Return queued, unreviewed predictions, oldest first."""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM feedback_predictions "
+            "WHERE review_reason IS NOT NULL AND reviewed_at IS NULL "
+            "ORDER BY occurred_at, tenant, request_id LIMIT $1",
+            limit,
+        )
+        return [_known(row) for row in rows]
+
+    async def mark_reviewed(self, tenant: str, request_id: str) -> None:
+        """Take the prediction off the queue (the first verdict's time is kept)."""
+        await self._pool.execute(
+            "UPDATE feedback_predictions SET reviewed_at = coalesce(reviewed_at, now()) "
+            "WHERE tenant = $1 AND request_id = $2",
+            tenant,
+            request_id,
+        )

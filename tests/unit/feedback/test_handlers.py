@@ -2,7 +2,13 @@ import asyncio
 
 import pytest
 
-from services.feedback.handlers import find_prediction, join_feedback, remember_prediction
+from services.feedback.handlers import (
+    find_prediction,
+    join_feedback,
+    remember_prediction,
+    review_reason,
+)
+from services.feedback.ports import ReviewPolicy
 from shared.deadletter import Rejected
 from shared.events import Feedback
 from tests.fakes import InMemoryLedger
@@ -40,3 +46,17 @@ async def test_feedback_without_prediction_is_rejected_after_waiting() -> None:
     feedback = Feedback(tenant="acme", feedback_id="f1", request_id="nope", kind="click")
     with pytest.raises(Rejected, match="no prediction for request 'nope'"):
         await find_prediction(feedback, ledger=InMemoryLedger(), wait_s=0.05, poll_s=0.01)
+
+
+def test_unsure_predictions_all_go_to_review_and_a_share_of_the_others() -> None:
+    policy = ReviewPolicy(sample_rate=0.2, sample_rates={"e/b": 0.0}, confidence_below=0.5)
+    unsure = review_reason(prediction("r0", [0.3, 0.49]), policy)
+    assert unsure == "low confidence: best passage scores 0.49 < 0.5"
+    sampled = [review_reason(prediction(f"r{i}", [0.9]), policy) for i in range(2000)]
+    share = sum(r is not None for r in sampled) / len(sampled)
+    assert 0.17 < share < 0.23  # 20% of the arm, within sampling error
+    assert all(r in (None, "sampled: 20% of e/a") for r in sampled)
+    again = [review_reason(prediction(f"r{i}", [0.9]), policy) for i in range(2000)]
+    assert again == sampled  # a replay decides the same
+    other_arm = [review_reason(prediction(f"r{i}", [0.9], "b"), policy) for i in range(500)]
+    assert other_arm == [None] * 500  # its own rate: 0

@@ -1,0 +1,244 @@
+"""The feedback service's HTTP API and review page, as a real process over the real broker
+and database, with the page driven in a real headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from playwright.async_api import async_playwright
+
+from shared.client import PillarsClient
+from shared.events import Event, ModelRef, Outcome, Prediction, RetrievedChunk, utcnow
+from shared.runtime.host import free_port
+from shared.runtime.stack import Endpoints
+from shared.settings import cache_dir
+from shared.topics import Topic, dlq_name, ensure_topics, topic_name
+from tests.browser import chromium_executable, launch_args
+
+pytestmark = pytest.mark.evaluation
+
+TOKEN = "s3cret-review-token"
+MODEL = ModelRef(name="extractive-best-passage", version="1")
+
+
+@dataclass
+class FeedbackService:
+    url: str
+    prefix: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@pytest.fixture
+def feedback_service(endpoints: Endpoints, tmp_path: Path) -> Iterator[FeedbackService]:
+    prefix = f"fb{uuid.uuid4().hex[:8]}"
+    asyncio.run(ensure_topics(endpoints.kafka_bootstrap_servers, prefix, partitions=1))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PILLARS_", "OTEL_"))} | {
+        "PILLARS_KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
+        "PILLARS_DATABASE_URL": endpoints.database_url,
+        "PILLARS_TOPIC_PREFIX": prefix,
+        "PILLARS_DATA_DIR": str(tmp_path),
+        "PILLARS_FEEDBACK_HTTP_PORT": str(port),
+        "PILLARS_FEEDBACK_TOKENS": json.dumps([TOKEN]),
+        "PILLARS_FEEDBACK_WAIT_S": "2",
+        "PILLARS_REVIEW_SAMPLE_RATE": "0",
+        "PILLARS_REVIEW_CONFIDENCE_BELOW": "0.5",
+    }
+    log = tmp_path / "feedback.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.feedback"], env=env, stdout=sink, stderr=sink
+        )
+    service = FeedbackService(f"http://127.0.0.1:{port}", prefix, process, log)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if call(service, "GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.3)
+        yield service
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def call(
+    service: FeedbackService,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    token: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(service.url + path, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def prediction(tenant: str, request_id: str, score: float) -> Prediction:
+    return Prediction(
+        tenant=tenant,
+        request_id=request_id,
+        query="How do I read a CSV file?",
+        experiment="retrieval-depth",
+        variant="top3",
+        answer="Use csv.reader over an open file.",
+        sources=[
+            RetrievedChunk(
+                chunk_id=uuid.uuid4(),
+                document_id="csv",
+                title="csv — CSV File Reading and Writing",
+                text="The csv module's reader objects iterate over lines of a file.",
+                score=score,
+            )
+        ],
+        model=MODEL,
+        embedding_model=MODEL,
+        request_occurred_at=utcnow(),
+        stages=[],
+    )
+
+
+@pytest.fixture
+async def client(
+    endpoints: Endpoints, feedback_service: FeedbackService
+) -> AsyncIterator[PillarsClient]:
+    async with PillarsClient(
+        endpoints.kafka_bootstrap_servers, prefix=feedback_service.prefix, source="/tests"
+    ) as client:
+        yield client
+
+
+async def queued(service: FeedbackService, request_id: str) -> bool:
+    status, body = await asyncio.to_thread(call, service, "GET", "/v1/review/queue", None, TOKEN)
+    assert status == 200, body
+    return any(item["request_id"] == request_id for item in body["items"])
+
+
+async def test_http_feedback_is_authenticated_validated_and_joined(
+    feedback_service: FeedbackService, client: PillarsClient, tenant: str, endpoints: Endpoints
+) -> None:
+    service = feedback_service
+    await client.publish(Topic.PREDICTIONS, prediction(tenant, "r1", 0.9))
+    click = {"tenant": tenant, "feedback_id": "f1", "request_id": "r1", "kind": "click"}
+    body = json.dumps(click).encode()
+
+    assert call(service, "POST", "/v1/feedback", body)[0] == 401
+    status, refused = call(service, "POST", "/v1/feedback", body, token="wrong")
+    assert (status, refused["error"]) == (401, "unknown token")
+    assert call(service, "POST", "/v1/feedback", b"{not json", token=TOKEN)[0] == 400
+    bad = json.dumps(click | {"kind": "rating", "value": 9}).encode()
+    status, invalid = call(service, "POST", "/v1/feedback", bad, token=TOKEN)
+    assert status == 422
+    assert "a number from 1 to 5" in json.dumps(invalid["details"])
+
+    outcomes = await client.watch(Topic.OUTCOMES)
+    try:
+        status, accepted = call(service, "POST", "/v1/feedback", body, token=TOKEN)
+        assert (status, accepted) == (202, {"status": "accepted", "feedback_id": "f1"})
+        events = await outcomes.collect(lambda evs: any(is_outcome(e, tenant) for e in evs), 60)
+    finally:
+        await outcomes.stop()
+    [outcome] = [e for e in events if is_outcome(e, tenant)]
+    assert (outcome.kind, outcome.variant, outcome.request_id) == ("click", "top3", "r1")
+
+    # Feedback on a prediction that never comes goes to the DLQ with the reason.
+    dlq = AIOKafkaConsumer(
+        dlq_name(topic_name(Topic.FEEDBACK, service.prefix)),
+        bootstrap_servers=endpoints.kafka_bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await dlq.start()
+    try:
+        orphan = json.dumps(click | {"feedback_id": "f2", "request_id": "nope"}).encode()
+        assert call(service, "POST", "/v1/feedback", orphan, token=TOKEN)[0] == 202
+        record = await asyncio.wait_for(dlq.getone(), 60)
+    finally:
+        await dlq.stop()
+    reason = dict(record.headers)["pillars_dlq_reason"].decode()
+    assert "no prediction for request 'nope'" in reason
+
+
+def is_outcome(event: Event, tenant: str, kind: str = "click") -> bool:
+    return isinstance(event, Outcome) and event.tenant == tenant and event.kind == kind
+
+
+async def test_reviewer_records_a_verdict_in_a_real_browser(
+    feedback_service: FeedbackService, client: PillarsClient, tenant: str
+) -> None:
+    service = feedback_service
+    await client.publish(Topic.PREDICTIONS, prediction(tenant, "unsure", 0.31))
+    await client.publish(Topic.PREDICTIONS, prediction(tenant, "sure", 0.92))
+    deadline = time.monotonic() + 60
+    while not await queued(service, "unsure"):
+        assert time.monotonic() < deadline, service.log.read_text()[-3000:]
+        await asyncio.sleep(0.5)
+    assert not await queued(service, "sure")  # confident, and no random sample (rate 0)
+
+    executable = await asyncio.to_thread(chromium_executable, cache_dir() / "chromium")
+    outcomes = await client.watch(Topic.OUTCOMES)
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(executable), headless=True, args=launch_args()
+            )
+            try:
+                page = await browser.new_page()
+                await page.goto(f"{service.url}/review")
+                await page.fill("#token", TOKEN)
+                await page.click("#use-token")
+                item = page.locator(f'article[data-request-id="unsure"][data-tenant="{tenant}"]')
+                await item.wait_for(timeout=15_000)
+                assert await item.locator(".query").inner_text() == "How do I read a CSV file?"
+                assert "csv.reader" in await item.locator(".answer").inner_text()
+                assert await item.locator(".score").first.inner_text() == "0.310"
+                assert "reader objects iterate" in await item.locator(".passage").first.inner_text()
+                assert "low confidence" in await item.locator(".reason").inner_text()
+                await item.locator('input[value="incorrect"]').check()
+                await item.locator('select[name="relevance"]').select_option("2")
+                await item.locator('textarea[name="correction"]').fill("Use csv.DictReader.")
+                await item.locator('button[type="submit"]').click()
+                status = item.locator(".status")
+                await status.filter(has_text="Recorded").wait_for(timeout=15_000)
+            finally:
+                await browser.close()
+        events = await outcomes.collect(
+            lambda evs: any(is_outcome(e, tenant, "review") for e in evs), 60
+        )
+    finally:
+        await outcomes.stop()
+    [review] = [e for e in events if is_outcome(e, tenant, "review")]
+    assert review.request_id == "unsure"
+    assert review.review is not None
+    assert (review.review.verdict, review.review.relevance) == ("incorrect", 2)
+    assert review.review.correction == "Use csv.DictReader."
+    deadline = time.monotonic() + 30
+    while await queued(service, "unsure"):  # the verdict takes it off the queue
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.5)
