@@ -75,7 +75,7 @@ CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
     "ingestion": (Topic.DOCUMENTS, Topic.REQUESTS),
     "embedding": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
     "inference": (Topic.REQUESTS_EMBEDDED,),
-    "evaluator": (Topic.PREDICTIONS, Topic.OUTCOMES),
+    "evaluator": (Topic.PREDICTIONS, Topic.OUTCOMES, Topic.REQUESTS_EMBEDDED),
     "feedback": (Topic.PREDICTIONS, Topic.FEEDBACK),
 }
 CONSUMED: frozenset[Topic] = frozenset(t for topics in CONSUMED_BY.values() for t in topics)

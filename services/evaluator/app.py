@@ -23,7 +23,7 @@ from services.evaluator.handlers import SERVICE, evaluate_prediction, record_out
 from services.evaluator.ports import ScoreBook
 from services.evaluator.sequential import SequentialTest
 from shared.cloudevents import envelope, publish_event
-from shared.events import Outcome, Prediction
+from shared.events import Outcome, Prediction, RequestEmbedded
 from shared.metrics import RETRIEVAL_RELEVANCE
 from shared.openinference import Kind, annotate_current_span, model_span, request_attributes
 from shared.service import ServiceKit
@@ -84,6 +84,17 @@ def create_app(settings: EvaluatorSettings | None = None) -> FastStream:
             evaluation.retrieval_relevance or 0.0
         )
         return envelope(evaluation, kit.source)
+
+    @kit.subscriber(Topic.REQUESTS_EMBEDDED)
+    async def on_query(event: RequestEmbedded, book: Annotated[ScoreBook, Context()]) -> None:
+        """Keep the query's embedding: drift compares this window's queries to the last."""
+        await book.record_query(
+            event.tenant,
+            event.request_id,
+            event.experiment,
+            event.request_occurred_at,
+            event.query_vector,
+        )
 
     @kit.subscriber(Topic.OUTCOMES)
     async def on_outcome(event: Outcome, book: Annotated[ScoreBook, Context()]) -> None:

@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from services.evaluator.classification import Confusion, classification_metrics
+from services.evaluator.drift import category_drift, embedding_drift
 from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, ScoreBook
 from services.evaluator.sequential import ArmSummary, SequentialTest
 from shared.events import (
     ABVerdict,
     ArmMetrics,
+    DriftReport,
     Evaluation,
     Outcome,
     Prediction,
@@ -31,6 +33,7 @@ __all__ = [
     "SERVICE",
     "ab_verdicts",
     "arm_metrics",
+    "drift_reports",
     "evaluate_prediction",
     "groundedness",
     "record_outcome",
@@ -252,6 +255,37 @@ async def ab_verdicts(
     return verdicts
 
 
+# Categorical drift is only meaningful for classifier-like answers, not free text.
+MAX_CATEGORIES = 50
+DRIFT_SAMPLE = 300
+
+
+async def drift_reports(
+    experiments: Sequence[str], *, book: ScoreBook, now: datetime, window_s: float
+) -> list[tuple[str, DriftReport]]:
+    """Return, per experiment, how the last window differs from the one before it: query
+    embeddings, predicted answers (when they are categories) and true labels."""
+    current = (now - timedelta(seconds=window_s), now)
+    reference = (now - timedelta(seconds=2 * window_s), current[0])
+    reports: list[tuple[str, DriftReport]] = []
+    for experiment in experiments:
+        found = embedding_drift(
+            await book.query_vectors(experiment, *reference, DRIFT_SAMPLE),
+            await book.query_vectors(experiment, *current, DRIFT_SAMPLE),
+        )
+        if found is not None:
+            reports.append((experiment, found))
+        for what in ("predictions", "labels"):
+            before = await book.category_counts(experiment, what, *reference)
+            after = await book.category_counts(experiment, what, *current)
+            if len(set(before) | set(after)) > MAX_CATEGORIES:
+                continue
+            shifted = category_drift(what, before, after)
+            if shifted is not None:
+                reports.append((experiment, shifted))
+    return reports
+
+
 async def report(
     *,
     book: ScoreBook,
@@ -288,6 +322,20 @@ async def report(
             verdict=verdict,
         )
         for experiment, verdict in await ab_verdicts(cumulative, test=test, book=book)
+    ]
+    experiments = sorted({s.experiment for s in sliding})
+    evaluations += [
+        Evaluation(
+            occurred_at=now,
+            tenant=tenant,
+            kind="drift",
+            subject=experiment,
+            experiment=experiment,
+            drift=drift,
+        )
+        for experiment, drift in await drift_reports(
+            experiments, book=book, now=now, window_s=window_s
+        )
     ]
     await book.save_report(evaluations)
     return evaluations

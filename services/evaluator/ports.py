@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from shared.events import Evaluation
 
 __all__ = ["ArmSample", "OutcomeRecord", "PredictionScore", "ScoreBook", "VariantTotals"]
@@ -104,6 +107,30 @@ class ScoreBook(Protocol):
 
     async def save_p(self, experiment: str, metric: str, control: str, arm: str, p: float) -> None:
         """Remember a comparison's p-value (the lowest so far is kept)."""
+        ...
+
+    async def record_query(
+        self,
+        tenant: str,
+        request_id: str,
+        experiment: str,
+        occurred_at: datetime,
+        vector: Sequence[float],
+    ) -> None:
+        """Keep a request's query embedding (once), for drift."""
+        ...
+
+    async def query_vectors(
+        self, experiment: str, since: datetime, until: datetime, limit: int
+    ) -> npt.NDArray[np.float64]:
+        """Return a random sample of the experiment's query embeddings in [since, until)."""
+        ...
+
+    async def category_counts(
+        self, experiment: str, what: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """Return how often each answer (`what="predictions"`) or true label (`"labels"`)
+        occurred for the experiment's predictions made in [since, until)."""
         ...
 
     async def save_report(self, evaluations: Sequence[Evaluation]) -> None:

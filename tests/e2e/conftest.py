@@ -25,6 +25,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+FEEDBACK_TOKEN = "e2e-feedback-token"
+
+
 @dataclass
 class RunningPlatform:
     """A `pillars up` process and where its Kafka and Postgres listen."""
@@ -58,6 +61,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "PILLARS_SCALER_INTERVAL_S": "2",
         "PILLARS_FEEDBACK_WAIT_S": "5",
+        "PILLARS_FEEDBACK_TOKENS": json.dumps([FEEDBACK_TOKEN]),
+        "PILLARS_EVALUATOR_REPORT_INTERVAL_S": "2",
     }
     output = data_dir / "pillars-up.out"
     with output.open("w") as sink:
@@ -71,9 +76,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
     try:
         _wait_for_line(process, output, "pillars is up", timeout_s=300)
         recorded = json.loads((data_dir / "endpoints.json").read_text())
-        endpoints = Endpoints(
-            recorded["kafka_bootstrap_servers"], recorded["database_url"], recorded["dashboard_url"]
-        )
+        endpoints = Endpoints(**recorded)
         children = psutil.Process(process.pid).children(recursive=True)
         services = [p for p in children if "services." in " ".join(p.cmdline())]
         yield RunningPlatform(process, data_dir, endpoints, services)

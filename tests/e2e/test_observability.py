@@ -27,10 +27,10 @@ async def whole_trace(dashboard: str, request_id: str) -> list[SpanRecord]:
     """Wait until the dashboard holds the request's spans from every service of the chain."""
     deadline = time.monotonic() + 60
     while True:
-        spans = await asyncio.to_thread(fetch_trace, dashboard, request_id, wait_s=30)
-        if {s.service for s in spans} >= CHAIN and any(
-            s.name.startswith("evaluator") for s in spans
-        ):
+        # Parents end (and are exported) after their children: wait for the trace to settle.
+        spans = await asyncio.to_thread(fetch_trace, dashboard, request_id, wait_s=30, settle_s=2)
+        stamped = {s.service for s in spans if "pillars.request_id" in s.attributes}
+        if stamped >= CHAIN and any(s.name.startswith("evaluator") for s in spans):
             return spans
         assert time.monotonic() < deadline, sorted({s.service for s in spans})
         await asyncio.sleep(1)

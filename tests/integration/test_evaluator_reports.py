@@ -140,3 +140,50 @@ async def test_arm_metrics_and_ab_decisions_from_predictions_and_feedback(
     ]
     assert {e.kind for e in history} == {"arm_metrics", "ab_decision"}
     assert all(isinstance(e, Evaluation) for e in history)
+
+
+async def test_drift_between_the_last_window_and_the_one_before(
+    pool: asyncpg.Pool, tenant: str
+) -> None:
+    book = PgScoreBook(pool)
+    await book.create_schema()
+    experiment = f"drift-{uuid.uuid4().hex[:8]}"
+    rng = np.random.default_rng(1)
+    topic, other = rng.standard_normal(24), rng.standard_normal(24)
+    now = utcnow()
+    window = timedelta(hours=1)
+    for i in range(60):
+        for age, centre, answer in (
+            (window * 1.5, topic, "ham"),
+            (window * 0.5, topic + other, "spam"),
+        ):
+            made = now - age + timedelta(seconds=i)
+            rid = f"{answer}-{i}"
+            vector = centre + 0.8 * rng.standard_normal(24)
+            await book.record_query(
+                tenant, rid, experiment, made, (vector / np.linalg.norm(vector)).tolist()
+            )
+            p = prediction(rid, [0.6]).model_copy(
+                update={
+                    "tenant": tenant,
+                    "experiment": experiment,
+                    "variant": "control",
+                    "answer": answer if i % 4 else "ham",
+                    "occurred_at": made,
+                    "request_occurred_at": made,
+                }
+            )
+            await evaluate_prediction(p, book=book)
+
+    evaluations = await report(
+        book=book, tenant="platform", window_s=3600, test=SequentialTest(), clock=lambda: now
+    )
+    drift = {e.drift.signal: e.drift for e in evaluations if e.experiment == experiment and e.drift}
+    queries = drift["query_embeddings"]
+    assert (queries.reference_n, queries.current_n) == (60, 60)
+    assert queries.severity in ("medium", "high")
+    assert queries.p_value is not None
+    assert queries.p_value < 0.01
+    answers = drift["predictions"]  # all ham before; 75% spam now
+    assert answers.severity == "high"
+    assert "labels" not in drift  # no labels came

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 
 from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, VariantTotals
 from shared.db import apply_schema
@@ -72,6 +74,15 @@ CREATE TABLE IF NOT EXISTS evaluator_reports (
     body jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS evaluator_reports_experiment ON evaluator_reports (experiment, at);
+CREATE TABLE IF NOT EXISTS evaluator_queries (
+    tenant text NOT NULL,
+    request_id text NOT NULL,
+    experiment text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    embedding vector NOT NULL,
+    PRIMARY KEY (tenant, request_id)
+);
+CREATE INDEX IF NOT EXISTS evaluator_queries_time ON evaluator_queries (experiment, occurred_at);
 """
 
 _SCORES = """
@@ -237,6 +248,63 @@ class PgScoreBook:
             arm,
             p,
         )
+
+    async def record_query(
+        self,
+        tenant: str,
+        request_id: str,
+        experiment: str,
+        occurred_at: datetime,
+        vector: Sequence[float],
+    ) -> None:
+        """Keep a request's query embedding once."""
+        await self._pool.execute(
+            "INSERT INTO evaluator_queries VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            tenant,
+            request_id,
+            experiment,
+            occurred_at,
+            np.asarray(vector, dtype=np.float32),
+        )
+
+    async def query_vectors(
+        self, experiment: str, since: datetime, until: datetime, limit: int
+    ) -> npt.NDArray[np.float64]:
+        """Return a random sample of the experiment's query embeddings in [since, until)."""
+        rows = await self._pool.fetch(
+            "SELECT embedding FROM evaluator_queries WHERE experiment = $1 "
+            "AND occurred_at >= $2 AND occurred_at < $3 ORDER BY random() LIMIT $4",
+            experiment,
+            since,
+            until,
+            limit,
+        )
+        if not rows:
+            return np.empty((0, 0))
+        return np.vstack([np.asarray(r["embedding"].to_numpy(), dtype=np.float64) for r in rows])
+
+    async def category_counts(
+        self, experiment: str, what: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """Count answers (`predictions`) or the latest true label of each (`labels`)."""
+        if what == "predictions":
+            query = (
+                "SELECT answer AS category, count(*) AS n FROM evaluator_scores "
+                "WHERE experiment = $1 AND occurred_at >= $2 AND occurred_at < $3 "
+                "GROUP BY answer"
+            )
+        elif what == "labels":
+            query = (
+                "SELECT category, count(*) AS n FROM (SELECT DISTINCT ON (s.tenant, s.request_id) "
+                "o.value_text AS category FROM evaluator_scores s JOIN evaluator_outcomes o "
+                "USING (tenant, request_id) WHERE o.kind = 'label' AND s.experiment = $1 "
+                "AND s.occurred_at >= $2 AND s.occurred_at < $3 "
+                "ORDER BY s.tenant, s.request_id, o.occurred_at DESC) labels GROUP BY category"
+            )
+        else:
+            raise ValueError(f"unknown category {what!r}")
+        rows = await self._pool.fetch(query, experiment, since, until)
+        return {row["category"]: row["n"] for row in rows}
 
     async def save_report(self, evaluations: Sequence[Evaluation]) -> None:
         """Append a report's evaluations to the history."""
