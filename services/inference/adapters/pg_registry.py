@@ -1,0 +1,111 @@
+"""The model registry in Postgres: one row per model version."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from services.inference.models.registry import ModelRecord, Stage
+from shared.db import apply_schema
+
+__all__ = ["ModelNotFound", "PgModelRegistry"]
+
+DDL = """
+CREATE TABLE IF NOT EXISTS inference_models (
+    name text NOT NULL,
+    version integer NOT NULL,
+    artifact text NOT NULL,
+    format text NOT NULL,
+    licence text,
+    training_data text NOT NULL,
+    metrics jsonb NOT NULL DEFAULT '{}',
+    labels jsonb NOT NULL DEFAULT '[]',
+    stage text NOT NULL DEFAULT 'candidate'
+        CHECK (stage IN ('candidate', 'production', 'archived')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (name, version)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS inference_models_one_production
+    ON inference_models (name) WHERE stage = 'production';
+"""
+
+
+class ModelNotFound(LookupError):  # noqa: N818 - it names the outcome
+    """No such model version (or no production version)."""
+
+
+def _record(row: asyncpg.Record) -> ModelRecord:
+    values = dict(row)
+    return ModelRecord(
+        **values
+        | {
+            "metrics": json.loads(values["metrics"]),
+            "labels": tuple(json.loads(values["labels"])),
+        }
+    )
+
+
+class PgModelRegistry:
+    """ModelRegistry on Postgres; versions number from 1 per name."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_schema(self) -> None:
+        """Create the registry table if it does not exist."""
+        await apply_schema(self._pool, "inference-models", DDL)
+
+    async def register(self, record: ModelRecord) -> ModelRecord:
+        """Store a new version of `record.name` (the version given is ignored)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", record.name)
+            row = await conn.fetchrow(
+                "INSERT INTO inference_models (name, version, artifact, format, licence, "
+                "training_data, metrics, labels, stage) VALUES ($1, (SELECT coalesce(max(version), "
+                "0) + 1 FROM inference_models WHERE name = $1), $2, $3, $4, $5, $6::jsonb, "
+                "$7::jsonb, 'candidate') RETURNING *",
+                record.name,
+                record.artifact,
+                record.format,
+                record.licence,
+                record.training_data,
+                json.dumps(record.metrics),
+                json.dumps(list(record.labels)),
+            )
+        assert row is not None
+        return _record(row)
+
+    async def get(self, name: str, version: int | None = None) -> ModelRecord:
+        """Return the version, or the production version when `version` is None."""
+        if version is None:
+            row = await self._pool.fetchrow(
+                "SELECT * FROM inference_models WHERE name = $1 AND stage = 'production'", name
+            )
+        else:
+            row = await self._pool.fetchrow(
+                "SELECT * FROM inference_models WHERE name = $1 AND version = $2", name, version
+            )
+        if row is None:
+            which = "a production version" if version is None else f"version {version}"
+            raise ModelNotFound(f"model {name!r} has no {which} in the registry")
+        return _record(row)
+
+    async def promote(self, name: str, version: int, stage: Stage) -> None:
+        """Move a version to `stage`; a new production version archives the old one."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if stage == "production":
+                await conn.execute(
+                    "UPDATE inference_models SET stage = 'archived' "
+                    "WHERE name = $1 AND stage = 'production' AND version <> $2",
+                    name,
+                    version,
+                )
+            updated = await conn.execute(
+                "UPDATE inference_models SET stage = $3 WHERE name = $1 AND version = $2",
+                name,
+                version,
+                stage,
+            )
+        if updated == "UPDATE 0":
+            raise ModelNotFound(f"model {name!r} has no version {version} in the registry")

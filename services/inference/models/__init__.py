@@ -1,0 +1,1 @@
+"""Traditional models: the registry, admission before loading, training and loading."""

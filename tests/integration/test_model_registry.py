@@ -1,0 +1,89 @@
+"""The model registry on the real Postgres, and `pillars train` on the real labelled data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+import pytest
+
+from services.inference.adapters.pg_registry import ModelNotFound, PgModelRegistry
+from services.inference.models.admission import admit
+from services.inference.models.classifiers import load_classifier
+from services.inference.models.registry import ModelRecord
+from shared.runtime.stack import Endpoints
+
+
+async def test_versions_number_per_name_and_one_is_in_production(pool: asyncpg.Pool) -> None:
+    registry = PgModelRegistry(pool)
+    await registry.create_schema()
+    name = f"m-{uuid.uuid4().hex[:8]}"
+    base = ModelRecord(
+        name=name,
+        version=0,
+        artifact="/models/a.skops",
+        format="skops",
+        licence="MIT",
+        training_data="synthetic v1",
+        metrics={"accuracy": 0.8},
+        labels=("no", "yes"),
+    )
+    first = await registry.register(base)
+    second = await registry.register(base)
+    assert (first.version, second.version) == (1, 2)
+    assert (first.stage, first.metrics, first.labels) == (
+        "candidate",
+        {"accuracy": 0.8},
+        ("no", "yes"),
+    )
+    assert first.created_at is not None
+    with pytest.raises(ModelNotFound, match="has no a production version"):
+        await registry.get(name)
+    await registry.promote(name, 1, "production")
+    assert (await registry.get(name)).version == 1
+    await registry.promote(name, 2, "production")
+    assert (await registry.get(name)).version == 2
+    assert (await registry.get(name, 1)).stage == "archived"
+    with pytest.raises(ModelNotFound):
+        await registry.promote(name, 9, "production")
+
+
+@pytest.mark.parametrize("kind", ["logreg", "xgboost"])
+async def test_pillars_train_registers_a_classifier_that_beats_the_majority(
+    endpoints: Endpoints, pool: asyncpg.Pool, tmp_path: Path, kind: str
+) -> None:
+    name = f"sentiment-{kind}-{uuid.uuid4().hex[:6]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PILLARS_")} | {
+        "PILLARS_KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
+        "PILLARS_DATABASE_URL": endpoints.database_url,
+    }
+    command = [sys.executable, "-m", "shared.cli", "--data-dir", str(tmp_path), "train"]
+    command += ["--kind", kind, "--sample", "600", "--name", name, "--promote"]
+    done = await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"{name} v1 ({kind}" in done.stdout
+
+    record = await PgModelRegistry(pool).get(name)
+    assert record.stage == "production"
+    assert record.format == ("skops" if kind == "logreg" else "xgboost-json")
+    assert record.labels == ("fresh", "plot", "rotten")
+    assert record.licence
+    assert "research-use" in record.licence
+    assert "rotten-tomatoes" in record.training_data
+    assert record.metrics["test_size"] == 150
+    assert record.metrics["accuracy"] > record.metrics["majority_baseline_accuracy"] + 0.05
+    assert Path(record.artifact).parent.joinpath("metrics.json").exists()
+
+    classifier = load_classifier(admit(record))
+    rng = np.random.default_rng(0)
+    vector = rng.standard_normal((2, 384)).astype(np.float32)
+    results = classifier.classify(vector / np.linalg.norm(vector, axis=1, keepdims=True))
+    assert all(r.label in record.labels for r in results)
