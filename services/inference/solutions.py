@@ -1,0 +1,145 @@
+"""Solutions: declarative pipelines of building blocks, in YAML, validated at start-up.
+
+A solution combines a retriever (tenant-filtered, always), rules, a classifier from the
+model registry, a versioned prompt template and a generator. `mode: router` answers with
+the first of: a matching rule, the classifier when it is confident enough, else the
+retriever and generator (RAG).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from services.inference.rules import Rule
+
+__all__ = [
+    "ClassifierBlock",
+    "GeneratorBlock",
+    "PromptBlock",
+    "RetrieverBlock",
+    "Solution",
+    "SolutionError",
+    "load_solutions",
+]
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetrieverBlock(_Block):
+    """Nearest passages of the request's tenant (tenant isolation cannot be switched off)."""
+
+    top_k: int = Field(default=5, ge=1, le=100)
+    ef_search: int | None = Field(default=None, ge=1)
+
+
+class ClassifierBlock(_Block):
+    """A registered classifier over the query embedding."""
+
+    model: str = Field(min_length=1, description="Registry name.")
+    version: int | None = Field(default=None, ge=1, description="None: the production one.")
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+
+
+class PromptBlock(_Block):
+    """A versioned prompt template; `{query}` and, with a retriever, `{passages}`."""
+
+    version: str = Field(min_length=1)
+    template: str = Field(min_length=1)
+
+    @field_validator("template")
+    @classmethod
+    def _has_query(cls, template: str) -> str:
+        if "{query}" not in template:
+            raise ValueError("the template must contain {query}")
+        return template
+
+
+class GeneratorBlock(_Block):
+    """Extractive (no model), the local model, or an OpenAI-compatible endpoint."""
+
+    kind: Literal["extractive", "local", "openai"] = "extractive"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = Field(default=None, description="Variable holding the API key.")
+    max_tokens: int = Field(default=128, ge=1, le=8192)
+    timeout_s: float = Field(default=20.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    input_usd_per_million: float = Field(default=0.0, ge=0)
+    output_usd_per_million: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> GeneratorBlock:
+        if self.kind == "openai" and not (self.base_url and self.model):
+            raise ValueError("an openai generator needs `base_url` and `model`")
+        return self
+
+
+class Solution(_Block):
+    """One named, versioned pipeline."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    version: str = Field(min_length=1)
+    description: str = ""
+    mode: Literal["pipeline", "router"] = "pipeline"
+    rules: tuple[Rule, ...] = ()
+    retriever: RetrieverBlock | None = None
+    classifier: ClassifierBlock | None = None
+    prompt: PromptBlock | None = None
+    generator: GeneratorBlock | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Solution:
+        if not (self.retriever or self.classifier or self.generator):
+            raise ValueError("a solution needs a retriever, a classifier or a generator")
+        generator = self.generator
+        if generator and generator.kind == "extractive" and not self.retriever:
+            raise ValueError("an extractive generator answers from passages: add a retriever")
+        if generator and generator.kind != "extractive" and not self.prompt:
+            raise ValueError(f"a {generator.kind} generator needs a `prompt`")
+        if self.prompt and "{passages}" in self.prompt.template and not self.retriever:
+            raise ValueError("the prompt uses {passages} but there is no retriever")
+        if self.mode == "router" and not (self.rules and self.classifier and self.generator):
+            raise ValueError("a router needs rules, a classifier and a generator to fall back to")
+        return self
+
+
+class SolutionError(ValueError):
+    """A solution file is missing, unreadable or invalid; the message names file and field."""
+
+
+def load_solutions(folder: Path) -> dict[str, Solution]:
+    """Load and validate every `*.yaml` in `folder`; names must be unique."""
+    if not folder.is_dir():
+        raise SolutionError(f"no solutions folder at {folder}")
+    solutions: dict[str, Solution] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            solution = Solution.model_validate(raw)
+        except yaml.YAMLError as exc:
+            raise SolutionError(f"{path}: not YAML: {exc}") from exc
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(solution)'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            raise SolutionError(f"{path}: {problems}") from exc
+        if solution.name in solutions:
+            raise SolutionError(f"{path}: solution {solution.name!r} is defined twice")
+        solutions[solution.name] = solution
+    if not solutions:
+        raise SolutionError(f"no solutions (*.yaml) in {folder}")
+    return solutions
