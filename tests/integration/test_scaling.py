@@ -77,44 +77,44 @@ async def test_a_burst_scales_embedding_up_then_back_to_the_minimum_losing_nothi
 
     trickling: asyncio.Task[None] | None = None
     try:
-        groups = [consumer_group("pillars", "embedding", t) for t in watch["embedding"]]
-        logs = tmp_path / "logs" / "embedding-1.log"
-        await wait_for_members(endpoints.kafka_bootstrap_servers, groups, logs.read_text, 180)
-        trickling = asyncio.create_task(trickle())
-        for i in range(BURST):
-            sent.append(document(tenant, i))
-            await client.publish(Topic.CHUNKS, sent[-1])
+        try:
+            groups = [consumer_group("pillars", "embedding", t) for t in watch["embedding"]]
+            logs = tmp_path / "logs" / "embedding-1.log"
+            await wait_for_members(endpoints.kafka_bootstrap_servers, groups, logs.read_text, 180)
+            trickling = asyncio.create_task(trickle())
+            for i in range(BURST):
+                sent.append(document(tenant, i))
+                await client.publish(Topic.CHUNKS, sent[-1])
 
-        def embedding(events: list[object]) -> list[ScalingDecision]:
-            return [
-                e for e in events if isinstance(e, ScalingDecision) and e.service == "embedding"
-            ]
+            def embedding(events: list[object]) -> list[ScalingDecision]:
+                return [
+                    e for e in events if isinstance(e, ScalingDecision) and e.service == "embedding"
+                ]
 
-        def scaled_up(events: list[object]) -> bool:
-            return any(d.acted and d.desired_replicas > 1 for d in embedding(events))
+            def scaled_up(events: list[object]) -> bool:
+                return any(d.acted and d.desired_replicas > 1 for d in embedding(events))
 
-        up = await scaling.collect(scaled_up, timeout_s=60)
-        peak = max(d.desired_replicas for d in embedding(up) if d.acted)
-        assert 1 < peak <= 3  # 3 partitions: more replicas could only wait
-        assert supervisor.replicas("embedding") == peak
+            up = await scaling.collect(scaled_up, timeout_s=60)
+            peak = max(d.desired_replicas for d in embedding(up) if d.acted)
+            assert 1 < peak <= 3  # 3 partitions: more replicas could only wait
+            assert supervisor.replicas("embedding") == peak
 
-        def scaled_down(events: list[object]) -> bool:
-            return any(d.acted and d.desired_replicas == 1 for d in embedding(events))
+            def scaled_down(events: list[object]) -> bool:
+                return any(d.acted and d.desired_replicas == 1 for d in embedding(events))
 
-        down = await scaling.collect(scaled_down, timeout_s=180)
-        assert supervisor.replicas("embedding") == 1
-        settled = next(d for d in embedding(down) if d.acted and d.desired_replicas == 1)
-        assert settled.lag < settled.partitions * 10  # drained (only the trickle remains)
-        assert "scale-down window" in " ".join(d.reason for d in embedding(down))
-        await asyncio.sleep(3)  # the trickle goes on through the scale-down
-    finally:
-        if trickling is not None:
-            trickling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await trickling
-        await scaling.stop()
+            down = await scaling.collect(scaled_down, timeout_s=180)
+            assert supervisor.replicas("embedding") == 1
+            settled = next(d for d in embedding(down) if d.acted and d.desired_replicas == 1)
+            assert settled.lag < settled.partitions * 10  # drained (only the trickle remains)
+            assert "scale-down window" in " ".join(d.reason for d in embedding(down))
+            await asyncio.sleep(3)  # the trickle goes on through the scale-down
+        finally:
+            if trickling is not None:
+                trickling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await trickling
+            await scaling.stop()
 
-    try:
         wanted = {d.document_id for d in sent}
 
         def announced(events: list[object]) -> set[str]:
