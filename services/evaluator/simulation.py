@@ -47,6 +47,24 @@ def _rates(
     return looks, clicks_a / n, clicks_b / n
 
 
+def _outcomes(
+    looks: np.ndarray, effect: np.ndarray, winner: np.ndarray, stopped: np.ndarray, lift: float
+) -> SimulationResult:
+    """Stop each experiment at its first decision (or at the horizon) and tally the winners."""
+    experiments = len(effect)
+    first = np.where(stopped.any(axis=1), stopped.argmax(axis=1), len(looks) - 1)
+    rows = np.arange(experiments)
+    won = winner[rows, first]
+    right = won & ((effect[rows, first] > 0) == (lift > 0)) & (lift != 0)
+    return SimulationResult(
+        experiments=experiments,
+        winner_rate=float(won.mean()),
+        right_winner_rate=float(right.mean()),
+        wrong_winner_rate=float((won & ~right).mean()),
+        mean_users_per_arm=float(looks[first].mean()),
+    )
+
+
 def simulate(
     test: SequentialTest,
     *,
@@ -67,18 +85,7 @@ def simulate(
     winner = (p_value <= test.alpha) & enough
     margin = test.equivalence * np.abs(rate_a)
     no_difference = (effect - half > -margin) & (effect + half < margin) & enough
-    stopped = winner | no_difference
-    first = np.where(stopped.any(axis=1), stopped.argmax(axis=1), len(looks) - 1)
-    rows = np.arange(experiments)
-    won = winner[rows, first]
-    right = won & ((effect[rows, first] > 0) == (lift > 0)) & (lift != 0)
-    return SimulationResult(
-        experiments=experiments,
-        winner_rate=float(won.mean()),
-        right_winner_rate=float(right.mean()),
-        wrong_winner_rate=float((won & ~right).mean()),
-        mean_users_per_arm=float(looks[first].mean()),
-    )
+    return _outcomes(looks, effect, winner, winner | no_difference, lift)
 
 
 def peeking_z_test(
@@ -98,14 +105,4 @@ def peeking_z_test(
     variance = (rate_a * (1 - rate_a) + rate_b * (1 - rate_b)) / looks[None, :]
     z = np.abs(effect) / np.sqrt(np.maximum(variance, 1e-300))
     winner = (z > 1.959963984540054) & (looks >= min_samples)[None, :]
-    first = np.where(winner.any(axis=1), winner.argmax(axis=1), len(looks) - 1)
-    rows = np.arange(experiments)
-    won = winner[rows, first]
-    right = won & ((effect[rows, first] > 0) == (lift > 0)) & (lift != 0)
-    return SimulationResult(
-        experiments=experiments,
-        winner_rate=float(won.mean()),
-        right_winner_rate=float(right.mean()),
-        wrong_winner_rate=float((won & ~right).mean()),
-        mean_users_per_arm=float(looks[first].mean()),
-    )
+    return _outcomes(looks, effect, winner, winner, lift)

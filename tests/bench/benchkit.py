@@ -7,8 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.client import PillarsClient
+from shared.demo import demo_documents
+from shared.events import DocumentIndexed
 from shared.runtime.stack import Endpoints, Stack, read_endpoints
 from shared.settings import PillarsSettings
+from shared.topics import Topic
 
 
 def pct(values: list[float], q: float) -> float:
@@ -41,3 +45,15 @@ def running_platform(
         yield endpoints, stack
     finally:
         stack.stop()
+
+
+async def index_demo_documents(client: PillarsClient, tenant: str) -> None:
+    """Publish the demo documents for `tenant` and wait until all seven are searchable."""
+    indexed = await client.watch(Topic.INDEXED)
+    for doc in demo_documents(tenant):
+        await client.publish(Topic.DOCUMENTS, doc)
+    await indexed.collect(
+        lambda evs: sum(isinstance(e, DocumentIndexed) and e.tenant == tenant for e in evs) >= 7,
+        300,
+    )
+    await indexed.stop()

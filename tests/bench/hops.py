@@ -24,11 +24,10 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from benchkit import pct, running_platform
+from benchkit import index_demo_documents, pct, running_platform
 
 from shared.client import PillarsClient
-from shared.demo import demo_documents
-from shared.events import DocumentIndexed, Event, InferenceRequest
+from shared.events import Event, InferenceRequest
 from shared.runtime.stack import Endpoints
 from shared.topics import Topic, topic_name
 
@@ -83,16 +82,7 @@ def encode_ms(samples: int = 50) -> list[float]:
 async def run_chain(endpoints: Endpoints, requests: int, rate: float) -> dict[str, list[float]]:
     tenant = f"bench{uuid.uuid4().hex[:8]}"
     async with PillarsClient(endpoints.kafka_bootstrap_servers, source="/bench") as client:
-        indexed = await client.watch(Topic.INDEXED)
-        for doc in demo_documents(tenant):
-            await client.publish(Topic.DOCUMENTS, doc)
-        await indexed.collect(
-            lambda evs: (
-                sum(isinstance(e, DocumentIndexed) and e.tenant == tenant for e in evs) >= 7
-            ),
-            300,
-        )
-        await indexed.stop()
+        await index_demo_documents(client, tenant)
         watches = {
             t: await client.watch(t)
             for t in (

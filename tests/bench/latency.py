@@ -22,12 +22,11 @@ import statistics
 import time
 import uuid
 
-from benchkit import pct, running_platform
+from benchkit import index_demo_documents, pct, running_platform
 from hops import QUESTIONS, kafka_hop_ms
 
 from shared.client import PillarsClient
-from shared.demo import demo_documents
-from shared.events import DocumentIndexed, InferenceRequest, Prediction
+from shared.events import InferenceRequest, Prediction
 from shared.runtime.stack import Endpoints
 from shared.topics import Topic
 
@@ -75,16 +74,7 @@ async def offered_load(
 async def run(endpoints: Endpoints, loads: list[float], seconds: float) -> dict[str, object]:
     tenant = f"lat{uuid.uuid4().hex[:8]}"
     async with PillarsClient(endpoints.kafka_bootstrap_servers, source="/bench") as client:
-        indexed = await client.watch(Topic.INDEXED)
-        for doc in demo_documents(tenant):
-            await client.publish(Topic.DOCUMENTS, doc)
-        await indexed.collect(
-            lambda evs: (
-                sum(isinstance(e, DocumentIndexed) and e.tenant == tenant for e in evs) >= 7
-            ),
-            300,
-        )
-        await indexed.stop()
+        await index_demo_documents(client, tenant)
         await offered_load(client, tenant, 5, 2)  # warm every consumer and connection
         results: dict[str, object] = {}
         for rate in loads:
