@@ -27,25 +27,36 @@ MIN_SAMPLES = 30
 _EPSILON = 1e-4
 
 
-def _kernel(
-    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], gamma: float
+def _squared_distances(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    norms = (x * x).sum(1)
+    squared: npt.NDArray[np.float64] = np.maximum(norms[:, None] + norms[None, :] - 2 * x @ x.T, 0)
+    return squared
+
+
+def _mmd2(
+    kernel: npt.NDArray[np.float64], first: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
-    squared = (x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2 * x @ y.T
-    kernel: npt.NDArray[np.float64] = np.exp(-gamma * np.maximum(squared, 0.0))
-    return kernel
+    """Unbiased MMD² of the split `first` (one 0/1 column per split) of a pooled Gram matrix
+    whose diagonal is 1: (aᵀKa - m)/(m(m-1)) + (cᵀKc - n)/(n(n-1)) - 2aᵀKc/(mn)."""
+    second = 1.0 - first
+    m, n = first.sum(0), second.sum(0)
+    k_first, k_second = kernel @ first, kernel @ second
+    within_first = ((first * k_first).sum(0) - m) / (m * (m - 1))
+    within_second = ((second * k_second).sum(0) - n) / (n * (n - 1))
+    between = (first * k_second).sum(0) / (m * n)
+    result: npt.NDArray[np.float64] = within_first + within_second - 2 * between
+    return result
 
 
 def mmd2(
     reference: npt.NDArray[np.float64], current: npt.NDArray[np.float64], gamma: float
 ) -> float:
     """Return the unbiased MMD² estimate between two samples (rows are vectors)."""
-    m, n = len(reference), len(current)
-    k_rr = _kernel(reference, reference, gamma)
-    k_cc = _kernel(current, current, gamma)
-    k_rc = _kernel(reference, current, gamma)
-    within_r = (k_rr.sum() - np.trace(k_rr)) / (m * (m - 1))
-    within_c = (k_cc.sum() - np.trace(k_cc)) / (n * (n - 1))
-    return float(within_r + within_c - 2 * k_rc.mean())
+    pooled = np.vstack([reference, current]).astype(np.float64)
+    kernel = np.exp(-gamma * _squared_distances(pooled))
+    split = np.zeros((len(pooled), 1))
+    split[: len(reference)] = 1.0
+    return float(_mmd2(kernel, split)[0])
 
 
 def embedding_drift(
@@ -55,19 +66,27 @@ def embedding_drift(
     permutations: int = 200,
     seed: int = 0,
 ) -> DriftReport | None:
-    """Return the query-embedding drift report, or None with too few samples to judge."""
+    """Return the query-embedding drift report, or None with too few samples to judge.
+
+    The Gram matrix of the pooled sample is computed once; every permutation only re-splits
+    it, so a report costs one (m+n)² kernel and a few matrix products.
+    """
     if min(len(reference), len(current)) < MIN_SAMPLES:
         return None
     pooled = np.vstack([reference, current]).astype(np.float64)
-    squared = ((pooled[:, None, :] - pooled[None, :, :]) ** 2).sum(-1)
+    squared = _squared_distances(pooled)
     median = float(np.median(squared[np.triu_indices(len(pooled), 1)]))
     gamma = 1.0 / median if median > 0 else 1.0
-    observed = mmd2(pooled[: len(reference)], pooled[len(reference) :], gamma)
+    kernel = np.exp(-gamma * squared)
+    np.fill_diagonal(kernel, 1.0)
+    observed_split = np.zeros((len(pooled), 1))
+    observed_split[: len(reference)] = 1.0
+    observed = float(_mmd2(kernel, observed_split)[0])
     rng = np.random.default_rng(seed)
-    null = np.empty(permutations)
+    splits = np.zeros((len(pooled), permutations))
     for i in range(permutations):
-        order = rng.permutation(len(pooled))
-        null[i] = mmd2(pooled[order[: len(reference)]], pooled[order[len(reference) :]], gamma)
+        splits[rng.permutation(len(pooled))[: len(reference)], i] = 1.0
+    null = _mmd2(kernel, splits)
     p_value = float((1 + (null >= observed).sum()) / (1 + permutations))
     threshold = float(np.quantile(null, 0.95))
     severity: Severity = "none"
