@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from shared.events import Event, ModelRef, RetrievedChunk
-from shared.telemetry import linked_trace_attributes
+from shared.telemetry import linked_trace_attributes, nanoseconds
 
 __all__ = [
     "Kind",
@@ -148,10 +148,6 @@ class ModelWork:
             pass
 
 
-def _ns(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1e9)
-
-
 @contextmanager
 def model_span(
     provider: TracerProvider,
@@ -176,11 +172,11 @@ def model_span(
             **attributes,
             **linked_trace_attributes(list(links)),
         },
-        start_time=_ns(started_at),
+        start_time=nanoseconds(started_at),
         links=links,
     )
     try:
         with trace.use_span(span, end_on_exit=False, record_exception=True):
             yield span
     finally:
-        span.end(end_time=_ns(finished_at))
+        span.end(end_time=nanoseconds(finished_at))

@@ -25,6 +25,7 @@ __all__ = [
     "link_current_span",
     "link_to",
     "linked_trace_attributes",
+    "nanoseconds",
     "setup_tracing",
 ]
 
@@ -49,6 +50,11 @@ def setup_tracing(service: str) -> TracerProvider:
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         trace.set_tracer_provider(provider)  # the first service in a process owns the global
     return provider
+
+
+def nanoseconds(moment: datetime | None) -> int | None:
+    """Return `moment` as the epoch nanoseconds OpenTelemetry's span times take (None stays)."""
+    return None if moment is None else int(moment.timestamp() * 1e9)
 
 
 def current_trace_id() -> str | None:
@@ -100,6 +106,6 @@ def continue_trace(
     batch = trace.get_current_span().get_span_context()
     links = [trace.Link(batch)] if batch.is_valid else []
     tracer = provider.get_tracer("pillars")
-    start = None if started_at is None else int(started_at.timestamp() * 1e9)
+    start = nanoseconds(started_at)
     with tracer.start_as_current_span(name, context=parent, links=links, start_time=start) as span:
         yield span

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.evaluator.classification import Confusion, classification_metrics
 from services.evaluator.drift import category_drift, embedding_drift
@@ -298,13 +299,16 @@ async def report(
     now = clock()
     cumulative = await book.arm_samples(None)
     sliding = await book.arm_samples(now - timedelta(seconds=window_s))
+
+    def reported(experiment: str, **payload: Any) -> Evaluation:
+        return Evaluation(
+            occurred_at=now, tenant=tenant, subject=experiment, experiment=experiment, **payload
+        )
+
     evaluations = [
-        Evaluation(
-            occurred_at=now,
-            tenant=tenant,
+        reported(
+            sample.experiment,
             kind="arm_metrics",
-            subject=sample.experiment,
-            experiment=sample.experiment,
             variant=sample.variant,
             metrics=arm_metrics(sample, window),
         )
@@ -312,27 +316,12 @@ async def report(
         for sample in samples
     ]
     evaluations += [
-        Evaluation(
-            occurred_at=now,
-            tenant=tenant,
-            kind="ab_decision",
-            subject=experiment,
-            experiment=experiment,
-            variant=verdict.treatment,
-            verdict=verdict,
-        )
+        reported(experiment, kind="ab_decision", variant=verdict.treatment, verdict=verdict)
         for experiment, verdict in await ab_verdicts(cumulative, test=test, book=book)
     ]
     experiments = sorted({s.experiment for s in sliding})
     evaluations += [
-        Evaluation(
-            occurred_at=now,
-            tenant=tenant,
-            kind="drift",
-            subject=experiment,
-            experiment=experiment,
-            drift=drift,
-        )
+        reported(experiment, kind="drift", drift=drift)
         for experiment, drift in await drift_reports(
             experiments, book=book, now=now, window_s=window_s
         )

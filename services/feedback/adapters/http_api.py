@@ -66,13 +66,7 @@ def _item(known: KnownPrediction) -> dict[str, object]:
         "occurred_at": known.occurred_at.isoformat(),
         "reason": known.review_reason,
         "sources": [
-            {
-                "document_id": s.document_id,
-                "title": s.title,
-                "source": s.source,
-                "text": s.text,
-                "score": s.score,
-            }
+            s.model_dump(mode="json", include={"document_id", "title", "source", "text", "score"})
             for s in known.sources
         ],
     }
