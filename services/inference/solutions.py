@@ -22,6 +22,8 @@ from pydantic import (
 )
 
 from services.inference.rules import Rule
+from shared.experiments import Experiment
+from shared.generators.block import GeneratorBlock
 
 __all__ = [
     "ClassifierBlock",
@@ -30,6 +32,7 @@ __all__ = [
     "RetrieverBlock",
     "Solution",
     "SolutionError",
+    "arms_solutions",
     "load_solutions",
 ]
 
@@ -65,26 +68,6 @@ class PromptBlock(_Block):
         if "{query}" not in template:
             raise ValueError("the template must contain {query}")
         return template
-
-
-class GeneratorBlock(_Block):
-    """Extractive (no model), the local model, or an OpenAI-compatible endpoint."""
-
-    kind: Literal["extractive", "local", "openai"] = "extractive"
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = Field(default=None, description="Variable holding the API key.")
-    max_tokens: int = Field(default=128, ge=1, le=8192)
-    timeout_s: float = Field(default=20.0, gt=0)
-    max_retries: int = Field(default=2, ge=0, le=10)
-    input_usd_per_million: float = Field(default=0.0, ge=0)
-    output_usd_per_million: float = Field(default=0.0, ge=0)
-
-    @model_validator(mode="after")
-    def _endpoint(self) -> GeneratorBlock:
-        if self.kind == "openai" and not (self.base_url and self.model):
-            raise ValueError("an openai generator needs `base_url` and `model`")
-        return self
 
 
 class Solution(_Block):
@@ -143,3 +126,14 @@ def load_solutions(folder: Path) -> dict[str, Solution]:
     if not solutions:
         raise SolutionError(f"no solutions (*.yaml) in {folder}")
     return solutions
+
+
+def arms_solutions(experiment: Experiment, solutions: dict[str, Solution]) -> list[Solution]:
+    """Return the solutions the experiment's arms name; an arm naming none is an error."""
+    missing = sorted({a.solution for a in experiment.arms} - set(solutions))
+    if missing:
+        raise SolutionError(
+            f"experiment {experiment.name!r} has arms naming unknown solutions {missing}; "
+            f"the solutions are {sorted(solutions)}"
+        )
+    return [solutions[name] for name in dict.fromkeys(a.solution for a in experiment.arms)]
