@@ -50,6 +50,7 @@ class InMemoryIndex:
 
     versions: dict[tuple[str, str], int] = field(default_factory=dict)
     chunks: dict[uuid.UUID, StoredChunk] = field(default_factory=dict)
+    searches: list[tuple[str, int, int | None]] = field(default_factory=list)
 
     async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
         return {c.chunk_id for c in doc.chunks if c.chunk_id in self.chunks}
@@ -78,7 +79,10 @@ class InMemoryIndex:
                 written += 1
         return VersionApplied(stale=False, written=written, removed=len(gone))
 
-    async def nearest(self, tenant: str, vector: Sequence[float], k: int) -> list[RetrievedChunk]:
+    async def nearest(
+        self, tenant: str, vector: Sequence[float], k: int, *, ef_search: int | None = None
+    ) -> list[RetrievedChunk]:
+        self.searches.append((tenant, k, ef_search))
         scored = [
             (sum(a * b for a, b in zip(vector, c.vector, strict=True)), cid, c)
             for cid, c in self.chunks.items()
@@ -136,3 +140,15 @@ class WordTokenizer:
     def windows(self, text: str, size: int) -> list[str]:
         words = text.split()
         return [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
+
+
+class InMemoryAssignments:
+    """Remembered experiment assignments in a dict, like the Postgres table."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], str] = {}
+
+    async def remember(self, experiment: str, unit: str, proposed: str, live: Sequence[str]) -> str:
+        if self.rows.get((experiment, unit)) not in live:
+            self.rows[(experiment, unit)] = proposed
+        return self.rows[(experiment, unit)]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from faststream import FastStream
+from typing import Annotated
+
+import asyncpg
+from faststream import Context, FastStream
 from faststream.kafka import KafkaResponse
 
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
+from services.ingestion.adapters.pg_assignments import PgAssignments
 from services.ingestion.config import IngestionSettings
 from services.ingestion.handlers import SERVICE, accept_request, chunk_document
+from services.ingestion.ports import Assignments
 from shared.cloudevents import envelope
 from shared.events import DocumentChanged, InferenceRequest
 from shared.models import max_sequence_length, model_folder
@@ -49,9 +54,18 @@ def create_app(settings: IngestionSettings | None = None) -> FastStream:
 
     @kit.subscriber(Topic.REQUESTS)
     @kit.publisher(Topic.REQUESTS_ACCEPTED)
-    async def on_request(event: InferenceRequest) -> KafkaResponse:
-        accepted = accept_request(event, experiment=settings.experiment)
+    async def on_request(
+        event: InferenceRequest, assignments: Annotated[Assignments, Context()]
+    ) -> KafkaResponse:
+        accepted = await accept_request(
+            event, experiment=settings.experiment, assignments=assignments
+        )
         annotate_current_span(accepted)
         return envelope(accepted, kit.source)
 
-    return kit.app(on_startup=[load_tokenizer])
+    async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
+        assignments = PgAssignments(pool)
+        await assignments.create_schema()
+        return {"assignments": assignments}
+
+    return kit.app(on_startup=[load_tokenizer], lifespan=kit.database_lifespan(adapters))

@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field
 
+from shared.experiments import Experiment
 from shared.settings import PillarsSettings
 
-__all__ = ["Arm", "Experiment", "IngestionSettings"]
-
-
-class Arm(BaseModel):
-    """One arm of an experiment: its share of traffic and the retrieval depth it uses."""
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    weight: float = Field(gt=0)
-    top_k: int = Field(default=3, ge=1, le=100)
-
-
-class Experiment(BaseModel):
-    """Weighted arms; a request's unit (user, session or request id) hashes to one arm."""
-
-    name: str = "retrieval-depth"
-    salt: str = "2026-11"
-    unit: str = Field(default="user_id", pattern=r"^(user_id|session_id|request_id)$")
-    arms: list[Arm] = Field(
-        default_factory=lambda: [
-            Arm(name="top3", weight=0.5, top_k=3),
-            Arm(name="top5", weight=0.5, top_k=5),
-        ],
-        min_length=1,
-    )
-
-    @model_validator(mode="after")
-    def _unique_arms(self) -> Experiment:
-        names = [arm.name for arm in self.arms]
-        if len(set(names)) != len(names):
-            raise ValueError(f"experiment {self.name!r} has duplicate arm names: {names}")
-        return self
+__all__ = ["IngestionSettings"]
 
 
 class IngestionSettings(PillarsSettings):
@@ -54,5 +25,6 @@ class IngestionSettings(PillarsSettings):
         default=1_000_000, ge=1, description="Larger documents are refused to the DLQ."
     )
     experiment: Experiment = Field(
-        default_factory=Experiment, description="JSON: name, salt, unit, arms[name,weight,top_k]."
+        default_factory=Experiment,
+        description="JSON: name, salt, unit, arms[name, weight, solution, top_k, shadow].",
     )

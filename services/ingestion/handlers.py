@@ -6,9 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from services.ingestion.chunking import chunk_id, split_passages
-from services.ingestion.config import Experiment
-from services.ingestion.experiments import assign_arm
-from services.ingestion.ports import Tokenizer
+from services.ingestion.ports import Assignments, Tokenizer
 from shared.deadletter import Rejected
 from shared.events import (
     Chunk,
@@ -16,10 +14,12 @@ from shared.events import (
     DocumentChunked,
     InferenceRequest,
     RequestAccepted,
+    ShadowArm,
     Stage,
     derived_id,
     utcnow,
 )
+from shared.experiments import Experiment, assign_arm
 
 __all__ = ["accept_request", "chunk_document"]
 
@@ -58,22 +58,38 @@ def chunk_document(
     return DocumentChunked(chunks=chunks, **common)
 
 
-def accept_request(
+async def accept_request(
     event: InferenceRequest,
     *,
     experiment: Experiment,
+    assignments: Assignments | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> RequestAccepted:
-    """Stamp a request with its experiment arm; the same unit always lands in the same arm."""
+    """Stamp a request with its experiment arm, the solution that answers it and the
+    shadow arms that answer it for the record.
+
+    The arm comes from a hash of the experiment's unit and salt; with `assignments` a
+    user (or session) keeps the arm first given while that arm is live, even after the
+    weights change. Request-id units are never remembered: each is seen once.
+    """
     started = clock()
     unit = getattr(event, experiment.unit) or event.request_id
     arm = assign_arm(experiment, unit)
+    if assignments is not None and experiment.unit != "request_id":
+        live = [a.name for a in experiment.live_arms]
+        kept = experiment.arm(await assignments.remember(experiment.name, unit, arm.name, live))
+        arm = kept or arm
     return RequestAccepted(
         **event.model_dump(exclude={"event_id", "occurred_at", "schema_version"}),
         event_id=derived_id(event.event_id, "accepted"),
         experiment=experiment.name,
         variant=arm.name,
+        solution=arm.solution,
         top_k=arm.top_k,
+        shadows=[
+            ShadowArm(variant=a.name, solution=a.solution, top_k=a.top_k)
+            for a in experiment.shadow_arms
+        ],
         request_occurred_at=event.occurred_at,
         stages=[Stage(service=SERVICE, started_at=started, finished_at=clock())],
     )

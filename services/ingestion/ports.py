@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["Tokenizer"]
+__all__ = ["Assignments", "Tokenizer"]
 
 
 class Tokenizer(Protocol):
@@ -17,4 +17,13 @@ class Tokenizer(Protocol):
 
     def windows(self, text: str, size: int) -> list[str]:
         """Cut `text` into consecutive pieces of at most `size` tokens each."""
+        ...
+
+
+class Assignments(Protocol):
+    """Remembered experiment assignments, so changing arms' weights moves nobody."""
+
+    async def remember(self, experiment: str, unit: str, proposed: str, live: Sequence[str]) -> str:
+        """Return the unit's remembered arm while it is one of `live`; otherwise remember
+        `proposed` (the hash's pick under the current weights) and return it."""
         ...

@@ -6,12 +6,15 @@ from faststream.kafka.annotations import KafkaMessage
 from services.ingestion.app import create_app
 from services.ingestion.config import IngestionSettings
 from shared.events import InferenceRequest
+from tests.fakes import InMemoryAssignments
 
 
 async def test_request_is_published_accepted_with_key_and_cloudevents() -> None:
     app = create_app(IngestionSettings(kafka_bootstrap_servers="unused:9092"))
     broker = app.broker
     assert broker is not None
+    assignments = InMemoryAssignments()  # the lifespan (and its Postgres) does not run here
+    broker.context.set_global("assignments", assignments)
     seen = []
 
     @broker.subscriber("pillars.requests.accepted.v1")
@@ -24,5 +27,6 @@ async def test_request_is_published_accepted_with_key_and_cloudevents() -> None:
     [(body, key, headers)] = seen
     assert body["request_id"] == "r1"
     assert body["variant"] in {"top3", "top5"}
+    assert assignments.rows == {("retrieval-depth", "u1"): body["variant"]}
     assert key == b"acme/r1"
     assert headers["ce_type"] == "dev.pillars.RequestAccepted.v1"

@@ -2,11 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ingestion.config import Arm, Experiment
 from services.ingestion.handlers import accept_request, chunk_document
 from shared.deadletter import Rejected
-from shared.events import DocumentChanged, InferenceRequest
-from tests.fakes import WordTokenizer
+from shared.events import DocumentChanged, InferenceRequest, ShadowArm
+from shared.experiments import Arm, Experiment
+from tests.fakes import InMemoryAssignments, WordTokenizer
 
 TEXT = "First paragraph about JSON.\n\nSecond paragraph about paths. " * 20
 
@@ -51,16 +51,65 @@ def test_empty_or_oversized_documents_are_rejected(text: str, limit: int, reason
         chunk(DocumentChanged(tenant="acme", document_id="d1", text=text), max_bytes=limit)
 
 
-def test_request_gets_a_stable_arm_per_user() -> None:
+async def test_request_gets_a_stable_arm_per_user() -> None:
     experiment = Experiment(
-        name="exp", salt="s", arms=[Arm(name="a", weight=1, top_k=2), Arm(name="b", weight=1)]
+        name="exp",
+        salt="s",
+        arms=(
+            Arm(name="a", weight=1, top_k=2),
+            Arm(name="b", weight=1, solution="router"),
+            Arm(name="s", solution="text-classifier", shadow=True),
+        ),
     )
     clock = iter([datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)])
     request = InferenceRequest(tenant="acme", request_id="r1", query="q?", user_id="u7")
-    accepted = accept_request(request, experiment=experiment, clock=lambda: next(clock))
-    again = accept_request(request, experiment=experiment)
+    accepted = await accept_request(request, experiment=experiment, clock=lambda: next(clock))
+    again = await accept_request(request, experiment=experiment)
     assert accepted.variant == again.variant
     assert accepted.experiment == "exp"
     assert accepted.event_id == again.event_id  # replay-safe
     assert accepted.stages[0].duration_ms == 1000
-    assert accepted.top_k == (2 if accepted.variant == "a" else 3)
+    assert (accepted.solution, accepted.top_k) == (
+        ("rag-answerer", 2) if accepted.variant == "a" else ("router", None)
+    )
+    assert accepted.shadows == [ShadowArm(variant="s", solution="text-classifier")]
+
+
+async def test_changing_weights_keeps_remembered_users_in_their_arms() -> None:
+    before = Experiment(name="exp", arms=(Arm(name="a", weight=1), Arm(name="b", weight=1)))
+    after = Experiment(name="exp", arms=(Arm(name="a", weight=1), Arm(name="b", weight=9)))
+    book = InMemoryAssignments()
+    users = [f"u{i}" for i in range(200)]
+
+    async def arms(experiment: Experiment) -> list[str]:
+        requests = [
+            InferenceRequest(tenant="t", request_id=f"r-{u}", query="q", user_id=u) for u in users
+        ]
+        return [
+            (await accept_request(r, experiment=experiment, assignments=book)).variant
+            for r in requests
+        ]
+
+    first = await arms(before)
+    assert await arms(after) == first
+    # Without the memory the new weights would have moved many of them.
+    moved = [
+        (
+            await accept_request(
+                InferenceRequest(tenant="t", request_id="x", query="q", user_id=u), experiment=after
+            )
+        ).variant
+        for u in users
+    ]
+    assert sum(m != f for m, f in zip(moved, first, strict=True)) > 40
+    # A removed arm's users are assigned again, under the current weights.
+    only_b = Experiment(name="exp", arms=(Arm(name="b", weight=1),))
+    assert set(await arms(only_b)) == {"b"}
+
+
+async def test_request_id_units_are_not_remembered() -> None:
+    experiment = Experiment(unit="request_id")
+    book = InMemoryAssignments()
+    request = InferenceRequest(tenant="t", request_id="r", query="q", user_id="u")
+    await accept_request(request, experiment=experiment, assignments=book)
+    assert book.rows == {}
