@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 __all__ = [
     "ABVerdict",
     "ArmMetrics",
+    "BlockRun",
     "Chunk",
     "DocumentChanged",
     "DocumentChunked",
@@ -33,6 +34,7 @@ __all__ = [
     "RetrievedChunk",
     "ReviewVerdict",
     "ScalingDecision",
+    "ShadowArm",
     "Stage",
     "derived_id",
     "utcnow",
@@ -180,12 +182,26 @@ class InferenceRequest(Event):
     session_id: str | None = Field(default=None, max_length=256)
 
 
+class ShadowArm(BaseModel):
+    """An experiment arm computed for every request and recorded, never returned."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    variant: str
+    solution: str
+    top_k: int | None = Field(default=None, ge=1, le=100)
+
+
 class RequestAccepted(InferenceRequest):
     """A validated request with its experiment arm (topic `requests.accepted`)."""
 
     experiment: str
     variant: str
-    top_k: int = Field(ge=1, le=100)
+    solution: str = Field(default="rag-answerer", description="The solution that answers.")
+    top_k: int | None = Field(default=None, ge=1, le=100, description="None: the solution's.")
+    shadows: list[ShadowArm] = Field(
+        default_factory=list, description="Arms that also answer, recorded but never returned."
+    )
     request_occurred_at: AwareDatetime
     stages: list[Stage] = Field(default_factory=list)
 
@@ -210,6 +226,28 @@ class RetrievedChunk(BaseModel):
     score: float
 
 
+class BlockRun(BaseModel):
+    """One building block's part in a prediction: its model, timing, tokens and cost."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, protected_namespaces=())
+
+    block: Literal["rules", "retriever", "classifier", "generator", "output_rules"]
+    model: ModelRef | None = None
+    started_at: AwareDatetime
+    finished_at: AwareDatetime
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+    outcome: str = Field(
+        default="", description="What it decided: the rule that fired, the label, a fallback."
+    )
+
+    @property
+    def duration_ms(self) -> float:
+        """Return the block's duration in milliseconds."""
+        return (self.finished_at - self.started_at).total_seconds() * 1000
+
+
 class Prediction(Event):
     """An answer with everything needed to audit it (topic `predictions`)."""
 
@@ -226,6 +264,12 @@ class Prediction(Event):
     sources: list[RetrievedChunk]
     model: ModelRef
     embedding_model: ModelRef
+    solution: str = Field(default="", description="The solution that answered, and its version.")
+    solution_version: str = ""
+    blocks: list[BlockRun] = Field(default_factory=list)
+    label: str | None = Field(default=None, description="A classifier's label, when one ran.")
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    shadow: bool = Field(default=False, description="A shadow arm's answer: never returned.")
     prompt_template_version: str | None = None
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
@@ -340,6 +384,10 @@ class ArmMetrics(BaseModel):
     predictions: int = Field(ge=0)
     mean_relevance: float | None = None
     mean_groundedness: float | None = None
+    mean_judge_score: float | None = Field(
+        default=None, description="Mean LLM-as-judge score (0..1) where a judge is configured."
+    )
+    judged: int = Field(default=0, ge=0, description="Predictions the judge rated.")
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
     latency_p99_ms: float | None = None
@@ -414,6 +462,11 @@ class Evaluation(Event):
     groundedness: float | None = Field(
         default=None, description="Share of the answer's words found in the retrieved passages."
     )
+    judge_score: float | None = Field(
+        default=None, description="The LLM-as-judge rating scaled to 0..1, where one is set."
+    )
+    judge_model: ModelRef | None = None
+    judge_note: str = Field(default="", description="Why the judge gave no score.")
     variant_predictions: int | None = Field(default=None, ge=0)
     variant_mean_relevance: float | None = None
     metrics: ArmMetrics | None = None

@@ -50,6 +50,7 @@ class Topic(StrEnum):
     REQUESTS_ACCEPTED = "requests.accepted"
     REQUESTS_EMBEDDED = "requests.embedded"
     PREDICTIONS = "predictions"
+    PREDICTIONS_SHADOW = "predictions.shadow"
     FEEDBACK = "feedback"
     OUTCOMES = "outcomes"
     EVALUATIONS = "evaluations"
@@ -64,6 +65,7 @@ EVENT_OF: dict[Topic, type[Event]] = {
     Topic.REQUESTS_ACCEPTED: RequestAccepted,
     Topic.REQUESTS_EMBEDDED: RequestEmbedded,
     Topic.PREDICTIONS: Prediction,
+    Topic.PREDICTIONS_SHADOW: Prediction,
     Topic.FEEDBACK: Feedback,
     Topic.OUTCOMES: Outcome,
     Topic.EVALUATIONS: Evaluation,

@@ -20,10 +20,12 @@ from faststream.kafka.annotations import KafkaMessage
 from services.evaluator.adapters.pg_score_book import PgScoreBook
 from services.evaluator.config import EvaluatorSettings
 from services.evaluator.handlers import SERVICE, evaluate_prediction, record_outcome, report
+from services.evaluator.judge import GeneratorJudge
 from services.evaluator.ports import ScoreBook
 from services.evaluator.sequential import SequentialTest
 from shared.cloudevents import envelope, publish_event
 from shared.events import Outcome, Prediction, RequestEmbedded
+from shared.generators import build_generator
 from shared.metrics import RETRIEVAL_RELEVANCE
 from shared.openinference import Kind, annotate_current_span, model_span, request_attributes
 from shared.service import ServiceKit
@@ -52,6 +54,13 @@ def create_app(settings: EvaluatorSettings | None = None) -> FastStream:
         equivalence=settings.ab_equivalence,
         min_samples=settings.ab_min_samples,
     )
+    # The judge's generator is built here (its model loads on first use, off the loop).
+    judge_generator = build_generator(settings.judge) if settings.judge else None
+    judge = GeneratorJudge(judge_generator) if judge_generator else None
+
+    async def close_judge() -> None:
+        if judge_generator is not None:
+            await judge_generator.aclose()
 
     async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
         book = PgScoreBook(pool)
@@ -73,11 +82,13 @@ def create_app(settings: EvaluatorSettings | None = None) -> FastStream:
         with model_span(
             kit.tracer, Kind.EVALUATOR, "evaluator score", attributes, links=links
         ) as span:
-            evaluation = await evaluate_prediction(event, book=book)
+            evaluation = await evaluate_prediction(event, book=book, judge=judge)
             scores = {
                 "pillars.retrieval_relevance": evaluation.retrieval_relevance,
                 "pillars.top_score": evaluation.top_score,
                 "pillars.groundedness": evaluation.groundedness,
+                "pillars.judge_score": evaluation.judge_score,
+                "pillars.judge_note": evaluation.judge_note or None,
             }
             span.set_attributes({k: v for k, v in scores.items() if v is not None})
         RETRIEVAL_RELEVANCE.labels(event.experiment, event.variant).observe(
@@ -132,5 +143,8 @@ def create_app(settings: EvaluatorSettings | None = None) -> FastStream:
                 await task
 
     return kit.app(
-        lifespan=kit.database_lifespan(adapters), after_startup=[start], on_shutdown=[stop]
+        lifespan=kit.database_lifespan(adapters),
+        after_startup=[start],
+        on_shutdown=[stop],
+        after_shutdown=[close_judge],
     )

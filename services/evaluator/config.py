@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from shared.generators import GeneratorBlock
 from shared.settings import PillarsSettings
 
 __all__ = ["EvaluatorSettings"]
@@ -29,4 +30,9 @@ class EvaluatorSettings(PillarsSettings):
     )
     ab_min_samples: int = Field(
         default=200, ge=1, description="Observations per arm before any decision."
+    )
+    judge: GeneratorBlock | None = Field(
+        default=None,
+        description="LLM-as-judge: a generator (JSON: kind local or openai, model, base_url, "
+        "...) that rates every answer 1-5; unset = no judge.",
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from services.evaluator.classification import Confusion, classification_metrics
 from services.evaluator.drift import category_drift, embedding_drift
-from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, ScoreBook
+from services.evaluator.ports import ArmSample, Judge, OutcomeRecord, PredictionScore, ScoreBook
 from services.evaluator.sequential import ArmSummary, SequentialTest
 from shared.events import (
     ABVerdict,
@@ -65,8 +65,12 @@ def groundedness(answer: str, sources: Sequence[RetrievedChunk]) -> float | None
     return sum(w in known for w in words) / len(words)
 
 
-async def evaluate_prediction(prediction: Prediction, *, book: ScoreBook) -> Evaluation:
-    """Score a prediction's retrieval and answer, and update its arm's totals."""
+async def evaluate_prediction(
+    prediction: Prediction, *, book: ScoreBook, judge: Judge | None = None
+) -> Evaluation:
+    """Score a prediction's retrieval and answer (and, with a `judge`, have it rated),
+    and update its arm's totals."""
+    judgement = await judge.judge(prediction) if judge is not None else None
     latency = (prediction.occurred_at - prediction.request_occurred_at).total_seconds() * 1000
     score = PredictionScore(
         tenant=prediction.tenant,
@@ -76,6 +80,7 @@ async def evaluate_prediction(prediction: Prediction, *, book: ScoreBook) -> Eva
         retrieval_relevance=retrieval_relevance(prediction),
         top_score=max((s.score for s in prediction.sources), default=0.0),
         groundedness=groundedness(prediction.answer, prediction.sources),
+        judge_score=judgement.score if judgement else None,
         latency_ms=max(0.0, latency),
         cost_usd=prediction.estimated_cost_usd,
         answer=prediction.answer,
@@ -92,6 +97,9 @@ async def evaluate_prediction(prediction: Prediction, *, book: ScoreBook) -> Eva
         retrieval_relevance=score.retrieval_relevance,
         top_score=score.top_score,
         groundedness=score.groundedness,
+        judge_score=score.judge_score,
+        judge_model=judgement.model if judgement else None,
+        judge_note=judgement.reason if judgement else "",
         variant_predictions=totals.predictions,
         variant_mean_relevance=totals.mean_relevance,
     )
@@ -143,6 +151,8 @@ def arm_metrics(sample: ArmSample, window_s: float | None) -> ArmMetrics:
             if sample.groundedness_count
             else None
         ),
+        mean_judge_score=(sample.judge_sum / sample.judge_count if sample.judge_count else None),
+        judged=sample.judge_count,
         latency_p50_ms=sample.latency_p50_ms,
         latency_p95_ms=sample.latency_p95_ms,
         latency_p99_ms=sample.latency_p99_ms,

@@ -5,14 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from shared.events import Evaluation
+from shared.events import Evaluation, Prediction
 
-__all__ = ["ArmSample", "OutcomeRecord", "PredictionScore", "ScoreBook", "VariantTotals"]
+if TYPE_CHECKING:
+    from services.evaluator.judge import Judgement
+
+__all__ = [
+    "ArmSample",
+    "Judge",
+    "OutcomeRecord",
+    "PredictionScore",
+    "ScoreBook",
+    "VariantTotals",
+]
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,7 @@ class PredictionScore:
     retrieval_relevance: float
     top_score: float
     groundedness: float | None = None
+    judge_score: float | None = None
     latency_ms: float = 0.0
     cost_usd: float = 0.0
     answer: str = ""
@@ -67,6 +78,8 @@ class ArmSample:
     relevance_squares: float = 0.0
     groundedness_sum: float = 0.0
     groundedness_count: int = 0
+    judge_sum: float = 0.0
+    judge_count: int = 0
     latency_sum: float = 0.0
     latency_squares: float = 0.0
     latency_p50_ms: float | None = None
@@ -135,4 +148,12 @@ class ScoreBook(Protocol):
 
     async def save_report(self, evaluations: Sequence[Evaluation]) -> None:
         """Keep a report's arm metrics, verdicts and drift, for history and `pillars report`."""
+        ...
+
+
+class Judge(Protocol):
+    """Rates an answer (LLM-as-judge); its own failures come back as a reason, not raised."""
+
+    async def judge(self, prediction: Prediction) -> Judgement:
+        """Return the judge's rating of the prediction's answer."""
         ...

@@ -26,6 +26,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("macro_f1", "macro F1", "{:.3f}"),
     ("mean_relevance", "relevance", "{:.3f}"),
     ("mean_groundedness", "grounded", "{:.2f}"),
+    ("mean_judge_score", "judge", "{:.2f}"),
     ("latency_p50_ms", "p50 ms", "{:.0f}"),
     ("latency_p95_ms", "p95 ms", "{:.0f}"),
     ("latency_p99_ms", "p99 ms", "{:.0f}"),

@@ -1,4 +1,4 @@
-"""Inference's FastStream wiring: requests.embedded -> predictions."""
+"""Inference's FastStream wiring: requests.embedded -> predictions (+ predictions.shadow)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ from typing import Annotated
 
 import asyncpg
 from faststream import Context, FastStream
-from faststream.kafka import KafkaResponse
+from faststream.kafka.publisher import DefaultPublisher
 
+from services.inference.adapters.built_generators import BuiltGenerators
+from services.inference.adapters.pg_registry import PgModelRegistry
 from services.inference.adapters.pgvector_retriever import PgRetriever
+from services.inference.adapters.registry_classifiers import RegistryClassifiers
 from services.inference.adapters.traced_retriever import TracedRetriever
 from services.inference.config import InferenceSettings
-from services.inference.handlers import SERVICE, answer_request
-from services.inference.ports import Retriever
-from shared.cloudevents import envelope
-from shared.events import Prediction, RequestEmbedded
+from services.inference.handlers import SERVICE, answer_request, shadow_requests
+from services.inference.pipeline import SolutionRunner
+from services.inference.solutions import arms_solutions, load_solutions
+from shared.cloudevents import publish_event
+from shared.events import BlockRun, Prediction, RequestEmbedded, utcnow
 from shared.metrics import GENERATOR_COST, GENERATOR_TOKENS, PREDICTION_LATENCY, PREDICTIONS
 from shared.openinference import (
     Kind,
@@ -30,57 +34,105 @@ from shared.topics import Topic
 
 __all__ = ["create_app"]
 
+# The OpenInference span kind each recorded block becomes (retrieval has its own span).
+SPAN_KIND = {
+    "rules": Kind.GUARDRAIL,
+    "output_rules": Kind.GUARDRAIL,
+    "classifier": Kind.TOOL,
+    "generator": Kind.LLM,
+}
+
 
 def create_app(settings: InferenceSettings | None = None) -> FastStream:
-    """Build the inference app; the pool opens in its lifespan."""
+    """Build the inference app; solutions and the experiment's arms are checked here, so a
+    bad solution file or an arm naming a missing solution stops the start with the reason."""
     settings = settings or InferenceSettings()
+    solutions = load_solutions(settings.solutions_dir)
+    in_use = arms_solutions(settings.experiment, solutions)
     kit = ServiceKit(SERVICE, settings)
+    generators = BuiltGenerators()
+    predictions = kit.publisher(Topic.PREDICTIONS)
+    shadows = kit.publisher(Topic.PREDICTIONS_SHADOW)
 
     async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
         retriever = PgRetriever(
             pool, ef_search=settings.hnsw_ef_search, iterative_scan=settings.hnsw_iterative_scan
         )
-        traced = TracedRetriever(retriever, kit.tracer, ef_search=settings.hnsw_ef_search)
-        return {"retriever": traced}
+        registry = PgModelRegistry(pool)
+        await registry.create_schema()
+        classifiers = RegistryClassifiers(
+            registry, allow_unlicensed=settings.allow_unlicensed_models
+        )
+        # Models load once per process, before the first request rather than during it.
+        await generators.warm(s.generator for s in in_use if s.generator)
+        runner = SolutionRunner(
+            TracedRetriever(retriever, kit.tracer, ef_search=settings.hnsw_ef_search),
+            classifiers,
+            generators,
+            utcnow,
+        )
+        return {"runner": runner}
 
-    @kit.subscriber(Topic.REQUESTS_EMBEDDED)
-    @kit.publisher(Topic.PREDICTIONS)
-    async def on_request(
-        event: RequestEmbedded, retriever: Annotated[Retriever, Context()]
-    ) -> KafkaResponse:
-        annotate_current_span(event)
-        attributes = request_attributes(event) | {"input.value": event.query}
+    async def answer(
+        request: RequestEmbedded, runner: SolutionRunner, publisher: DefaultPublisher, shadow: bool
+    ) -> None:
+        attributes = request_attributes(request) | {
+            "input.value": request.query,
+            "pillars.solution": request.solution,
+            "pillars.shadow": shadow,
+        }
         with model_span(kit.tracer, Kind.CHAIN, "inference answer", attributes) as chain:
             prediction = await answer_request(
-                event, retriever=retriever, trace_id=current_trace_id()
+                request,
+                solutions=solutions,
+                runner=runner,
+                trace_id=current_trace_id(),
+                shadow=shadow,
             )
             chain.set_attribute("output.value", prediction.answer)
-            generation(prediction).record(kit.tracer)
-        observe(prediction)
-        return envelope(prediction, kit.source)
+            for block in prediction.blocks:
+                if block.block in SPAN_KIND:
+                    block_work(prediction, block).record(kit.tracer)
+            observe(prediction)
+            await publish_event(publisher, prediction, kit.source)
 
-    return kit.app(lifespan=kit.database_lifespan(adapters))
+    @kit.subscriber(Topic.REQUESTS_EMBEDDED)
+    async def on_request(
+        event: RequestEmbedded, runner: Annotated[SolutionRunner, Context()]
+    ) -> None:
+        annotate_current_span(event)
+        await answer(event, runner, predictions, shadow=False)
+        # Shadow arms answer after the live answer is out, so they never delay it; the
+        # offset commits after both, so a crash loses neither.
+        for request in shadow_requests(event):
+            await answer(request, runner, shadows, shadow=True)
+
+    return kit.app(lifespan=kit.database_lifespan(adapters), after_shutdown=[generators.aclose])
 
 
-def generation(prediction: Prediction) -> ModelWork:
-    """Return the answering step as an LLM span's work.
-
-    It sits at the end of the inference stage: the extractive answerer picks the best
-    passage in no measurable time, while a generator's call would carry its own timing.
-    """
-    attributes = request_attributes(prediction) | llm_attributes(
-        prediction.model,
-        prompt=prediction.query,
-        answer=prediction.answer,
-        input_tokens=prediction.input_tokens,
-        output_tokens=prediction.output_tokens,
-        cost_usd=prediction.estimated_cost_usd,
-        template_version=prediction.prompt_template_version,
-    )
-    stage = prediction.stages[-1]
-    return ModelWork(
-        Kind.LLM, "inference generate", attributes, stage.finished_at, stage.finished_at
-    )
+def block_work(prediction: Prediction, block: BlockRun) -> ModelWork:
+    """Return a block's part in the prediction as a span's work, with the block's timing."""
+    attributes = request_attributes(prediction) | {
+        "pillars.block": block.block,
+        "pillars.block.outcome": block.outcome,
+    }
+    if block.block == "generator" and block.model is not None:
+        attributes |= llm_attributes(
+            block.model,
+            prompt=prediction.query,
+            answer=prediction.answer,
+            input_tokens=block.input_tokens,
+            output_tokens=block.output_tokens,
+            cost_usd=block.cost_usd,
+            template_version=prediction.prompt_template_version,
+        )
+    elif block.model is not None:
+        attributes |= {
+            "pillars.model": block.model.name,
+            "pillars.model.version": block.model.version,
+        }
+    name = "inference generate" if block.block == "generator" else f"inference {block.block}"
+    return ModelWork(SPAN_KIND[block.block], name, attributes, block.started_at, block.finished_at)
 
 
 def observe(prediction: Prediction) -> None:

@@ -1,19 +1,35 @@
-"""Inference settings: how retrieval searches the HNSW index."""
+"""Inference settings: the solutions, the experiment whose arms name them, and retrieval."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
+from shared.experiments import Experiment
 from shared.settings import PillarsSettings
 
-__all__ = ["InferenceSettings"]
+__all__ = ["CATALOG", "InferenceSettings"]
+
+# The solutions that ship with pillars.
+CATALOG = Path(__file__).parent / "catalog"
 
 
 class InferenceSettings(PillarsSettings):
     """`PILLARS_*` settings of the inference service."""
 
+    solutions_dir: Path = Field(
+        default=CATALOG,
+        description="Folder of solution YAML files, validated at start-up.",
+    )
+    experiment: Experiment = Field(
+        default_factory=Experiment,
+        description="The same experiment as ingestion's: every arm's solution must exist.",
+    )
+    allow_unlicensed_models: bool = Field(
+        default=False, description="Load registered models that have no licence recorded."
+    )
     hnsw_ef_search: int = Field(
         default=200,
         ge=1,

@@ -1,30 +1,77 @@
-"""Inference handlers: retrieve the request's passages and answer from the best one."""
+"""Inference handlers: answer a request with its arm's solution, and its shadow arms'."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from services.inference.ports import Retriever
-from shared.events import ModelRef, Prediction, RequestEmbedded, Stage, derived_id, utcnow
+from services.inference.pipeline import Answer, SolutionRunner
+from services.inference.solutions import Solution
+from shared.events import Prediction, RequestEmbedded, Stage, derived_id, utcnow
 
-__all__ = ["EXTRACTIVE", "SERVICE", "answer_request"]
+__all__ = ["SERVICE", "UnknownSolution", "answer_request", "shadow_requests"]
 
 SERVICE = "inference"
-EXTRACTIVE = ModelRef(name="extractive-best-passage", version="1")
-NO_ANSWER = "No indexed passage of this tenant matches the question."
+
+
+class UnknownSolution(LookupError):  # noqa: N818 - it names the outcome
+    """The request names a solution this inference service does not have."""
+
+
+def _solution(solutions: Mapping[str, Solution], name: str) -> Solution:
+    try:
+        return solutions[name]
+    except KeyError:
+        raise UnknownSolution(
+            f"no solution {name!r} (this inference service has {sorted(solutions)}): "
+            "add its YAML to PILLARS_SOLUTIONS_DIR or fix the experiment's arms"
+        ) from None
 
 
 async def answer_request(
     request: RequestEmbedded,
     *,
-    retriever: Retriever,
+    solutions: Mapping[str, Solution],
+    runner: SolutionRunner,
     trace_id: str | None = None,
+    shadow: bool = False,
     clock: Callable[[], datetime] = utcnow,
 ) -> Prediction:
-    """Retrieve the arm's top-k passages and answer with the best-matching one."""
+    """Answer `request` with the solution of its arm, recording every block's part;
+    a `shadow` answer (from `shadow_requests`) is marked as one, never to be returned."""
     started = clock()
-    sources = await retriever.nearest(request.tenant, request.query_vector, request.top_k)
+    solution = _solution(solutions, request.solution)
+    answer = await runner.run(solution, request, top_k=request.top_k)
+    return prediction(request, solution, answer, started, clock(), trace_id=trace_id, shadow=shadow)
+
+
+def shadow_requests(request: RequestEmbedded) -> list[RequestEmbedded]:
+    """Return the request as each shadow arm receives it (its variant, solution, depth)."""
+    return [
+        request.model_copy(
+            update={
+                "variant": shadow.variant,
+                "solution": shadow.solution,
+                "top_k": shadow.top_k,
+                "shadows": [],
+                "event_id": derived_id(request.event_id, f"shadow:{shadow.variant}"),
+            }
+        )
+        for shadow in request.shadows
+    ]
+
+
+def prediction(
+    request: RequestEmbedded,
+    solution: Solution,
+    answer: Answer,
+    started: datetime,
+    finished: datetime,
+    *,
+    trace_id: str | None,
+    shadow: bool,
+) -> Prediction:
+    """Return the prediction event for `answer`."""
     return Prediction(
         event_id=derived_id(request.event_id, "predicted"),
         tenant=request.tenant,
@@ -33,11 +80,21 @@ async def answer_request(
         user_id=request.user_id,
         experiment=request.experiment,
         variant=request.variant,
-        answer=sources[0].text if sources else NO_ANSWER,
-        sources=sources,
-        model=EXTRACTIVE,
+        answer=answer.text,
+        sources=answer.sources,
+        model=answer.model,
         embedding_model=request.embedding_model,
+        solution=solution.name,
+        solution_version=solution.version,
+        blocks=answer.blocks,
+        label=answer.label,
+        confidence=answer.confidence,
+        prompt_template_version=answer.prompt_version,
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        estimated_cost_usd=answer.cost_usd,
         request_occurred_at=request.request_occurred_at,
-        stages=[*request.stages, Stage(service=SERVICE, started_at=started, finished_at=clock())],
+        stages=[*request.stages, Stage(service=SERVICE, started_at=started, finished_at=finished)],
         trace_id=trace_id,
+        shadow=shadow,
     )

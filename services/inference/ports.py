@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.events import RetrievedChunk
 
-__all__ = ["Retriever"]
+if TYPE_CHECKING:
+    from services.inference.models.classifiers import LoadedClassifier
+    from shared.generators import Generator, GeneratorBlock
+
+__all__ = ["Classifiers", "Generators", "Retriever"]
 
 
 class Retriever(Protocol):
     """Finds the passages nearest to a query vector within one tenant."""
 
-    async def nearest(self, tenant: str, vector: Sequence[float], k: int) -> list[RetrievedChunk]:
+    async def nearest(
+        self, tenant: str, vector: Sequence[float], k: int, *, ef_search: int | None = None
+    ) -> list[RetrievedChunk]:
         """Return up to `k` of the tenant's chunks, most similar first."""
+        ...
+
+
+class Classifiers(Protocol):
+    """Registered classifiers, admitted and loaded once."""
+
+    async def classifier(self, name: str, version: int | None) -> LoadedClassifier:
+        """Return a version of `name`, or its production version when `version` is None."""
+        ...
+
+
+class Generators(Protocol):
+    """One generator per generator block, built once."""
+
+    def generator(self, block: GeneratorBlock) -> Generator:
+        """Return the generator `block` describes (never the extractive one)."""
         ...

@@ -9,8 +9,12 @@ stages (the prediction's stage timings), divided by the Kafka hops on the way (r
 ingestion -> requests.accepted -> embedding -> requests.embedded -> inference: 3). The
 baseline, measured in the same run on the same broker, is one plain aiokafka produce ->
 consume hop. Targets (issue 4): per-hop overhead p50 <= 3 ms, p99 <= 15 ms; end-to-end p99
-<= 100 ms at 20 requests/s. `generator_tokens_per_s` needs the local generative model,
-which pillars does not run yet: it is reported as null. Last line: one JSON object.
+<= 100 ms at 20 requests/s.
+
+`generator_tokens_per_s`: the `rag-gemma` solution's local generator (Gemma 3 270M through
+llama.cpp, CPU) writing answers to RAG prompts of the demo questions, against the same
+model called directly through `llama_cpp.Llama.create_completion` in the same run.
+Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -25,8 +29,12 @@ import uuid
 from benchkit import index_demo_documents, pct, running_platform
 from hops import QUESTIONS, kafka_hop_ms
 
+from services.inference.config import CATALOG
+from services.inference.pipeline import render
+from services.inference.solutions import load_solutions
 from shared.client import PillarsClient
 from shared.events import InferenceRequest, Prediction
+from shared.generators import LocalGenerator
 from shared.runtime.stack import Endpoints
 from shared.topics import Topic
 
@@ -90,6 +98,32 @@ async def run(endpoints: Endpoints, loads: list[float], seconds: float) -> dict[
     return results
 
 
+async def generator_speed(rounds: int) -> dict[str, float]:
+    """Tokens/s of the local generator through pillars, and of the bare llama.cpp call."""
+    solution = load_solutions(CATALOG)["rag-gemma"]
+    assert solution.generator is not None
+    assert solution.prompt is not None
+    block = solution.generator.model_copy(update={"max_tokens": 64, "stop": ()})
+    generator = LocalGenerator(block)
+    prompts = [render(solution.prompt.template, q, []) for q in QUESTIONS[:rounds]]
+    await generator.generate(prompts[0])  # load the model; time the generation only
+    tokens, seconds = 0, 0.0
+    for prompt in prompts:
+        started = time.perf_counter()
+        generation = await generator.generate(prompt)
+        seconds += time.perf_counter() - started
+        tokens += generation.output_tokens
+    llama = await generator.load()
+    raw_tokens, raw_seconds = 0, 0.0
+    for prompt in prompts:
+        started = time.perf_counter()
+        completion = llama.create_completion(prompt, max_tokens=64, temperature=0.0)
+        raw_seconds += time.perf_counter() - started
+        assert isinstance(completion, dict)
+        raw_tokens += completion["usage"]["completion_tokens"]
+    return {"pillars": tokens / seconds, "raw": raw_tokens / raw_seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--loads", default="5,20,50", help="offered loads, requests/s")
@@ -101,6 +135,12 @@ def main() -> None:
     with running_platform(reuse=False, dashboard="none") as (endpoints, _):
         by_load = asyncio.run(run(endpoints, loads, seconds))
         kafka = asyncio.run(kafka_hop_ms(endpoints.kafka_bootstrap_servers))
+    speed = asyncio.run(generator_speed(3 if args.quick else 8))
+    print(
+        f"local generator {speed['pillars']:.1f} tokens/s through pillars, "
+        f"{speed['raw']:.1f} tokens/s calling llama.cpp directly "
+        f"({speed['pillars'] / speed['raw']:.2f}x)"
+    )
     reference = by_load.get("20", next(iter(by_load.values())))
     assert isinstance(reference, dict)
     baseline = statistics.median(kafka)
@@ -113,7 +153,9 @@ def main() -> None:
         "hop_overhead_p50_ms": reference["hop_overhead_p50_ms"],
         "hop_overhead_p99_ms": reference["hop_overhead_p99_ms"],
         "e2e_p99_ms_at_20rps": reference["e2e_p99_ms"],
-        "generator_tokens_per_s": None,
+        "generator_tokens_per_s": round(speed["pillars"], 1),
+        "baseline_llama_cpp_tokens_per_s": round(speed["raw"], 1),
+        "generator_ratio_to_llama_cpp": round(speed["pillars"] / speed["raw"], 2),
         "baseline_kafka_hop_p50_ms": round(baseline, 2),
         "baseline_kafka_hop_p99_ms": round(pct(kafka, 99), 2),
         "hop_overhead_ratio_to_raw_hop": round(reference["hop_overhead_p50_ms"] / baseline, 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import psutil
 import pytest
 
 from shared.client import PillarsClient
+from shared.experiments import Arm, Experiment, assign_arm
 from shared.runtime.stack import Endpoints
 
 
@@ -26,6 +28,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 FEEDBACK_TOKEN = "e2e-feedback-token"
+
+# The platform's experiment: the default retrieval-depth arms take nearly all traffic,
+# and every other shipped solution has a small arm that tests reach through users who
+# hash into it. Every request is also answered by the router in the shadows.
+EXPERIMENT = Experiment(
+    name="retrieval-depth",
+    salt="e2e-1",
+    arms=(
+        Arm(name="top3", weight=0.49, top_k=3),
+        Arm(name="top5", weight=0.49, top_k=5),
+        Arm(name="classifier", weight=0.01, solution="text-classifier"),
+        Arm(name="router", weight=0.005, solution="router"),
+        Arm(name="gemma", weight=0.005, solution="rag-gemma"),
+        Arm(name="router-shadow", solution="router", shadow=True),
+    ),
+)
+
+
+def users_in(arm: str, count: int = 1, prefix: str = "probe") -> list[str]:
+    """Return `count` user ids the experiment's hash assigns to `arm`."""
+    units = (f"{prefix}-{i}" for i in itertools.count())
+    return list(
+        itertools.islice((u for u in units if assign_arm(EXPERIMENT, u).name == arm), count)
+    )
 
 
 @dataclass
@@ -63,6 +89,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         "PILLARS_FEEDBACK_WAIT_S": "5",
         "PILLARS_FEEDBACK_TOKENS": json.dumps([FEEDBACK_TOKEN]),
         "PILLARS_EVALUATOR_REPORT_INTERVAL_S": "2",
+        "PILLARS_EXPERIMENT": EXPERIMENT.model_dump_json(),
     }
     output = data_dir / "pillars-up.out"
     with output.open("w") as sink:

@@ -25,6 +25,7 @@ def test_tree_is_clean(command: list[str]) -> None:
 
 def test_readme_documents_every_setting() -> None:
     from services.embedding.config import EmbeddingSettings
+    from services.evaluator.config import EvaluatorSettings
     from services.feedback.config import FeedbackSettings
     from services.inference.config import InferenceSettings
     from services.ingestion.config import IngestionSettings
@@ -33,6 +34,7 @@ def test_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     classes = [
         EmbeddingSettings,
+        EvaluatorSettings,
         FeedbackSettings,
         InferenceSettings,
         IngestionSettings,

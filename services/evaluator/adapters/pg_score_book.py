@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS evaluator_scores (
     PRIMARY KEY (tenant, request_id)
 );
 ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS groundedness double precision;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS judge_score double precision;
 ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS latency_ms double precision
     NOT NULL DEFAULT 0;
 ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS cost_usd double precision
@@ -91,6 +92,8 @@ SELECT experiment, variant, count(*) AS predictions,
        sum(retrieval_relevance * retrieval_relevance) AS relevance_squares,
        coalesce(sum(groundedness), 0) AS groundedness_sum,
        count(groundedness) AS groundedness_count,
+       coalesce(sum(judge_score), 0) AS judge_sum,
+       count(judge_score) AS judge_count,
        sum(latency_ms) AS latency_sum, sum(latency_ms * latency_ms) AS latency_squares,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50_ms,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95_ms,
@@ -145,8 +148,8 @@ class PgScoreBook:
             inserted = await conn.fetchval(
                 "INSERT INTO evaluator_scores (tenant, request_id, experiment, variant, "
                 "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
-                "occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                "coalesce($11, now())) ON CONFLICT DO NOTHING RETURNING true",
+                "occurred_at, judge_score) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                "coalesce($11, now()), $12) ON CONFLICT DO NOTHING RETURNING true",
                 score.tenant,
                 score.request_id,
                 score.experiment,
@@ -158,6 +161,7 @@ class PgScoreBook:
                 score.cost_usd,
                 score.answer,
                 score.occurred_at,
+                score.judge_score,
             )
             if inserted:
                 await conn.execute(

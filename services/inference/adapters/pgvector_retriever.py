@@ -20,11 +20,14 @@ class PgRetriever:
         self._ef_search = ef_search
         self._iterative_scan = iterative_scan
 
-    async def nearest(self, tenant: str, vector: Sequence[float], k: int) -> list[RetrievedChunk]:
-        """Return up to `k` of the tenant's chunks, most similar first."""
+    async def nearest(
+        self, tenant: str, vector: Sequence[float], k: int, *, ef_search: int | None = None
+    ) -> list[RetrievedChunk]:
+        """Return up to `k` of the tenant's chunks, most similar first (`ef_search`: this
+        search's HNSW candidate list, else the configured one)."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "SELECT set_config('hnsw.ef_search', $1, true)", str(self._ef_search)
+                "SELECT set_config('hnsw.ef_search', $1, true)", str(ef_search or self._ef_search)
             )
             await conn.execute(
                 "SELECT set_config('hnsw.iterative_scan', $1, true)", self._iterative_scan

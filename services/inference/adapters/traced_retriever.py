@@ -24,16 +24,18 @@ class TracedRetriever:
         self._tracer = tracer
         self._ef_search = ef_search
 
-    async def nearest(self, tenant: str, vector: Sequence[float], k: int) -> list[RetrievedChunk]:
+    async def nearest(
+        self, tenant: str, vector: Sequence[float], k: int, *, ef_search: int | None = None
+    ) -> list[RetrievedChunk]:
         """Return the inner retriever's chunks, recording the search."""
         attributes: dict[str, AttributeValue] = {
             "pillars.tenant": tenant,
             "pillars.top_k": k,
-            "pillars.ef_search": self._ef_search,
+            "pillars.ef_search": ef_search or self._ef_search,
         }
         with model_span(self._tracer, Kind.RETRIEVER, "inference retrieve", attributes) as span:
             started = time.perf_counter()
-            sources = await self._inner.nearest(tenant, vector, k)
+            sources = await self._inner.nearest(tenant, vector, k, ef_search=ef_search)
             RETRIEVAL_DURATION.observe(time.perf_counter() - started)
             span.set_attributes(retrieval_attributes(sources))
         return sources

@@ -15,7 +15,12 @@ CATALOG = Path(str(resources.files("services.inference").joinpath("catalog")))
 
 def test_the_shipped_solutions_load() -> None:
     solutions = load_solutions(CATALOG)
-    assert set(solutions) == {"rag-answerer", "text-classifier", "router"}
+    assert set(solutions) == {"rag-answerer", "rag-gemma", "text-classifier", "router"}
+    gemma = solutions["rag-gemma"]
+    assert gemma.generator is not None
+    assert gemma.generator.kind == "local"
+    assert gemma.prompt is not None
+    assert "{passages}" in gemma.prompt.template
     router = solutions["router"]
     assert router.mode == "router"
     assert router.classifier is not None

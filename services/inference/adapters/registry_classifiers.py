@@ -1,0 +1,55 @@
+"""Classifiers from the model registry: admitted before they load, loaded once per version.
+
+The production version of a name is looked up again after `refresh_s`, so promoting a
+new version takes effect without a restart; a version once loaded stays in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from services.inference.models.admission import admit
+from services.inference.models.classifiers import LoadedClassifier, load_classifier
+from services.inference.models.registry import ModelRegistry
+
+__all__ = ["RegistryClassifiers"]
+
+
+class RegistryClassifiers:
+    """`Classifiers` on a `ModelRegistry`."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        allow_unlicensed: bool = False,
+        refresh_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._registry = registry
+        self._allow_unlicensed = allow_unlicensed
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._loaded: dict[tuple[str, int], LoadedClassifier] = {}
+        self._production: dict[str, tuple[int, float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def classifier(self, name: str, version: int | None) -> LoadedClassifier:
+        """Return `name` at `version` (None: production), admitting and loading it once."""
+        if version is None:
+            known = self._production.get(name)
+            if known and self._clock() - known[1] < self._refresh_s:
+                version = known[0]
+        if version is not None and (name, version) in self._loaded:
+            return self._loaded[(name, version)]
+        async with self._lock:
+            record = await self._registry.get(name, version)
+            if version is None:
+                self._production[name] = (record.version, self._clock())
+            key = (record.name, record.version)
+            if key not in self._loaded:
+                admitted = admit(record, allow_unlicensed=self._allow_unlicensed)
+                self._loaded[key] = await asyncio.to_thread(load_classifier, admitted)
+            return self._loaded[key]
