@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     train = commands.add_parser("train", help="train and register a text classifier")
     train.add_argument("--dataset", choices=["rotten-tomatoes"], default="rotten-tomatoes")
-    train.add_argument("--kind", choices=["logreg", "xgboost"], default="logreg")
+    train.add_argument("--kind", choices=["logreg", "xgboost", "mlp"], default="logreg")
     train.add_argument("--name", default="review-sentiment", help="registry name")
     train.add_argument("--sample", type=int, help="train on this many snippets (default: all)")
     train.add_argument("--seed", type=int, default=0)

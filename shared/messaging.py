@@ -15,7 +15,11 @@ from shared.semconv import ConventionalKafkaTelemetry, messaging_conventions
 from shared.settings import PillarsSettings
 from shared.topics import MAX_MESSAGE_BYTES, Topic, consumer_group
 
-__all__ = ["consumer_options", "make_broker"]
+__all__ = ["REQUEST_PATH", "consumer_options", "make_broker"]
+
+# The topics a request crosses before its prediction is out.
+REQUEST_PATH = frozenset({Topic.REQUESTS, Topic.REQUESTS_ACCEPTED, Topic.REQUESTS_EMBEDDED})
+REQUEST_PATH_FETCH_WAIT_MS = 10
 
 
 def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider) -> KafkaBroker:
@@ -56,4 +60,8 @@ def consumer_options(settings: PillarsSettings, service: str, topic: Topic) -> d
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "auto_offset_reset": "earliest",
         "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
+        # aiokafka sends no new fetch to a broker while one is in flight, and a partition
+        # whose records were just consumed waits for it: the broker holds an empty fetch
+        # for up to this long. On the request path that wait is the user's.
+        "fetch_max_wait_ms": REQUEST_PATH_FETCH_WAIT_MS if topic in REQUEST_PATH else 500,
     }

@@ -14,7 +14,8 @@ from services.embedding.adapters.pgvector_store import PgChunkStore
 from services.embedding.config import EmbeddingSettings
 from services.embedding.handlers import SERVICE, embed_requests, index_documents
 from services.embedding.ports import ChunkStore, Encoder
-from shared.events import DocumentChunked, RequestAccepted, utcnow
+from shared.batches import Received
+from shared.events import DocumentChunked, RequestAccepted, RequestEmbedded, utcnow
 from shared.metrics import EMBED_BATCH_SIZE
 from shared.openinference import Kind, ModelWork, embedding_attributes
 from shared.service import ServiceKit
@@ -82,14 +83,18 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
             return
         requests = [r.event for r in received]
         EMBED_BATCH_SIZE.labels("queries").observe(len(requests))
-        for cause, event in zip(
-            received, await embed_requests(requests, encoder=encoder), strict=True
-        ):
+
+        async def publish(cause: Received[RequestAccepted], event: RequestEmbedded) -> None:
             stage = event.stages[-1]
             attributes = embedding_attributes(event.embedding_model, [event.query], len(requests))
             work = ModelWork(
                 Kind.EMBEDDING, "embed query", attributes, stage.started_at, stage.finished_at
             )
             await kit.publish_in_trace(embedded, event, cause, "embed query", work)
+
+        # All at once: waiting for each acknowledgement in turn made the batch's last
+        # request wait for every other one's round trip to the broker.
+        events = await embed_requests(requests, encoder=encoder)
+        await asyncio.gather(*map(publish, received, events))
 
     return kit.app(lifespan=kit.database_lifespan(adapters))

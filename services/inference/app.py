@@ -115,6 +115,7 @@ def block_work(prediction: Prediction, block: BlockRun) -> ModelWork:
     attributes = request_attributes(prediction) | {
         "pillars.block": block.block,
         "pillars.block.outcome": block.outcome,
+        "pillars.shadow": prediction.shadow,
     }
     if block.block == "generator" and block.model is not None:
         attributes |= llm_attributes(

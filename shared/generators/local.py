@@ -8,6 +8,7 @@ no chat template, so prompts are completed as plain text.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,15 @@ class _Loaded:
 
 _loaded: dict[tuple[Path | None, int], _Loaded] = {}
 _loading = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Freed while the interpreter still works: llama.cpp's own finaliser, run during
+    # interpreter teardown, fails on half-unloaded modules.
+    for loaded in _loaded.values():
+        loaded.llama.close()
+    _loaded.clear()
 
 
 def bundled_model_path() -> Path:

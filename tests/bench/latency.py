@@ -71,11 +71,24 @@ async def offered_load(
     events = await predictions.collect(lambda evs: len(mine(evs)) >= requests, 300)
     await predictions.stop()
     e2e, overhead = [], []
+    waits: dict[str, list[float]] = {}
     for p in mine(events):
         total = (p.occurred_at - p.request_occurred_at).total_seconds() * 1000
         compute = sum(stage.duration_ms for stage in p.stages)
         e2e.append(total)
         overhead.append(max(0.0, total - compute) / KAFKA_HOPS)
+        previous = p.request_occurred_at
+        for stage in p.stages:  # each hop's wait, and each stage's own time
+            waits.setdefault(f"to {stage.service}", []).append(
+                (stage.started_at - previous).total_seconds() * 1000
+            )
+            waits.setdefault(f"in {stage.service}", []).append(stage.duration_ms)
+            previous = stage.finished_at
+    print(
+        f"  {rate:g} req/s, p50 ms: "
+        + ", ".join(f"{k} {pct(v, 50):.1f}" for k, v in waits.items()),
+        flush=True,
+    )
     return e2e, overhead
 
 

@@ -13,9 +13,16 @@ from services.ingestion.adapters.pg_assignments import PgAssignments
 async def test_a_unit_keeps_its_live_arm_and_moves_only_when_it_is_gone(
     pool: asyncpg.Pool,
 ) -> None:
-    book = PgAssignments(pool)
-    await book.create_schema()
+    await PgAssignments(pool).create_schema()
     experiment = f"exp-{uuid.uuid4().hex[:8]}"
+
+    class Replicas:
+        """Each call from a new replica: what one remembers, the table must tell the next."""
+
+        async def remember(self, *args: object) -> str:
+            return await PgAssignments(pool).remember(*args)  # type: ignore[arg-type]
+
+    book = Replicas()
     assert await book.remember(experiment, "u1", "a", ["a", "b"]) == "a"
     # The weights changed and the hash now proposes b: the remembered a stays.
     assert await book.remember(experiment, "u1", "b", ["a", "b"]) == "a"
@@ -27,16 +34,32 @@ async def test_a_unit_keeps_its_live_arm_and_moves_only_when_it_is_gone(
 
 
 async def test_concurrent_first_visits_agree_on_one_arm(pool: asyncpg.Pool) -> None:
-    book = PgAssignments(pool)
-    await book.create_schema()
+    await PgAssignments(pool).create_schema()
     experiment = f"exp-{uuid.uuid4().hex[:8]}"
     # Two replicas see the same new user at once, proposing different arms (a weight
     # change between them): both must answer with the one arm that was stored.
     arms = await asyncio.gather(
-        *(book.remember(experiment, "u1", arm, ["a", "b"]) for arm in ("a", "b") * 4)
+        *(PgAssignments(pool).remember(experiment, "u1", arm, ["a", "b"]) for arm in ("a", "b") * 4)
     )
     stored = await pool.fetchval(
         "SELECT variant FROM experiment_assignments WHERE experiment = $1 AND unit = 'u1'",
         experiment,
     )
     assert set(arms) == {stored}
+
+
+async def test_a_replica_remembers_what_it_read_without_asking_again(pool: asyncpg.Pool) -> None:
+    book = PgAssignments(pool)
+    await book.create_schema()
+    experiment = f"exp-{uuid.uuid4().hex[:8]}"
+    assert await book.remember(experiment, "u1", "a", ["a", "b"]) == "a"
+    await pool.execute("DELETE FROM experiment_assignments WHERE experiment = $1", experiment)
+    assert await book.remember(experiment, "u1", "b", ["a", "b"]) == "a"  # from memory
+    # Its arm is gone: the table decides again (and the row is back).
+    assert await book.remember(experiment, "u1", "b", ["b"]) == "b"
+    assert (
+        await pool.fetchval(
+            "SELECT variant FROM experiment_assignments WHERE experiment = $1", experiment
+        )
+        == "b"
+    )

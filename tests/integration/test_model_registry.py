@@ -54,7 +54,7 @@ async def test_versions_number_per_name_and_one_is_in_production(pool: asyncpg.P
         await registry.promote(name, 9, "production")
 
 
-@pytest.mark.parametrize("kind", ["logreg", "xgboost"])
+@pytest.mark.parametrize("kind", ["logreg", "xgboost", "mlp"])
 async def test_pillars_train_registers_a_classifier_that_beats_the_majority(
     endpoints: Endpoints, pool: asyncpg.Pool, tmp_path: Path, kind: str
 ) -> None:
@@ -73,7 +73,8 @@ async def test_pillars_train_registers_a_classifier_that_beats_the_majority(
 
     record = await PgModelRegistry(pool).get(name)
     assert record.stage == "production"
-    assert record.format == ("skops" if kind == "logreg" else "xgboost-json")
+    formats = {"logreg": "skops", "xgboost": "xgboost-json", "mlp": "safetensors"}
+    assert record.format == formats[kind]
     assert record.labels == ("fresh", "plot", "rotten")
     assert record.licence
     assert "research-use" in record.licence

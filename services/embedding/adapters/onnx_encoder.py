@@ -32,6 +32,9 @@ class OnnxEncoder(ThreadedEncoder):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: on a small machine the spinning took
+        # the CPU the broker, Postgres and the other services needed between requests.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
             str(exported_model(model_path, cache_root, variant)),

@@ -5,7 +5,8 @@
   refuses the file, and so does any other import outside the allowed libraries.
 - skops files are accepted only when every type they would construct is one the allowed
   libraries define (`skops.io.get_untrusted_types`); loading then trusts exactly those.
-- XGBoost JSON must parse as JSON; ONNX must pass `onnx.checker`; safetensors is data only.
+- XGBoost JSON must parse as JSON; ONNX must pass `onnx.checker`; safetensors (data only)
+  must open as safetensors.
 - The licence is recorded with every version; a model without one is refused unless the
   caller explicitly allows it.
 """
@@ -102,6 +103,16 @@ def admit(record: ModelRecord, *, allow_unlicensed: bool = False) -> Admitted:
             json.loads(path.read_bytes())
         except ValueError as exc:
             raise ModelRefused(f"{record.name} v{record.version}: {path} is not JSON") from exc
+    elif record.format == "safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="numpy") as tensors:
+                tensors.keys()
+        except (SafetensorError, OSError) as exc:
+            raise ModelRefused(
+                f"{record.name} v{record.version}: {path} is not a safetensors file: {exc}"
+            ) from exc
     elif record.format == "onnx":
         import onnx
 

@@ -61,6 +61,10 @@ def load_classifier(admitted: Admitted) -> LoadedClassifier:
 
         model = xgboost.XGBClassifier()
         model.load_model(path)
+    elif record.format == "safetensors":
+        from services.inference.models.torch_mlp import load_mlp
+
+        model = load_mlp(path)
     elif record.format == "pickle":
         with path.open("rb") as f:
             model = pickle.load(f)  # noqa: S301 - scanned by admission first

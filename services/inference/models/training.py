@@ -1,8 +1,9 @@
-"""Training a text classifier on embeddings: logistic regression or XGBoost, held-out metrics.
+"""Training a text classifier on embeddings: logistic regression, XGBoost or a torch MLP,
+with held-out metrics.
 
 The features are the same embeddings the embedding service computes for each request, so a
 trained classifier answers from `requests.embedded` with no second model call. Artifacts
-use safe formats only: skops for scikit-learn, XGBoost's own JSON.
+use safe formats only: skops for scikit-learn, XGBoost's own JSON, safetensors for torch.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from services.inference.models.registry import Format
 
 __all__ = ["Kind", "TrainingResult", "train_classifier"]
 
-Kind = Literal["logreg", "xgboost"]
+Kind = Literal["logreg", "xgboost", "mlp"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,13 @@ def train_classifier(
         artifact = out_dir / "model.skops"
         skops.io.dump(model, artifact)
         artifact_format = "skops"
+    elif kind == "mlp":
+        from services.inference.models.torch_mlp import save_mlp, train_mlp
+
+        model = train_mlp(np.asarray(x_train, dtype=np.float32), y_train, len(names), seed=seed)
+        artifact = out_dir / "model.safetensors"
+        save_mlp(model, artifact)
+        artifact_format = "safetensors"
     else:
         import xgboost
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import asyncpg
@@ -20,11 +21,9 @@ CREATE TABLE IF NOT EXISTS experiment_assignments (
 );
 """
 
-RECALL = "SELECT variant FROM experiment_assignments WHERE experiment = $1 AND unit = $2"
-
-# A new unit, or one whose arm is gone. Two replicas may meet the same new unit at once:
-# the conflict clause sees the row the other committed and keeps it while it is live,
-# so both answer with the one stored arm.
+# Keep a live remembered arm, else (a new unit, or its arm is gone) remember the proposed
+# one; one round trip. Two replicas meeting the same new unit at once both answer with
+# the one arm stored: the conflict clause sees the row the other committed.
 REMEMBER = """
 INSERT INTO experiment_assignments AS a (experiment, unit, variant)
 VALUES ($1, $2, $3)
@@ -36,10 +35,16 @@ RETURNING variant
 
 
 class PgAssignments:
-    """`Assignments` on Postgres."""
+    """`Assignments` on Postgres, with the live arms already read kept in memory.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    A remembered arm never changes while it is live, so the memory cannot go stale: it
+    is consulted only when its arm is among the live ones passed in.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, memory: int = 100_000) -> None:
         self._pool = pool
+        self._memory = memory
+        self._known: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def create_schema(self) -> None:
         """Create the assignments table if it does not exist."""
@@ -47,8 +52,13 @@ class PgAssignments:
 
     async def remember(self, experiment: str, unit: str, proposed: str, live: Sequence[str]) -> str:
         """Return the unit's live remembered arm, else remember `proposed` and return it."""
-        known: str | None = await self._pool.fetchval(RECALL, experiment, unit)
+        key = (experiment, unit)
+        known = self._known.get(key)
         if known is not None and known in live:
-            return known  # the common case: a returning user, one read
+            self._known.move_to_end(key)
+            return known
         variant: str = await self._pool.fetchval(REMEMBER, experiment, unit, proposed, list(live))
+        self._known[key] = variant
+        if len(self._known) > self._memory:
+            self._known.popitem(last=False)
         return variant
