@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,12 @@ def _close_models() -> None:
     for loaded in _loaded.values():
         loaded.llama.close()
     _loaded.clear()
+    # llama_cpp opens two /dev/null files at import and never closes them.
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        file = getattr(utils, name, None)
+        if file is not None:
+            file.close()
 
 
 def bundled_model_path() -> Path:

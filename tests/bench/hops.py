@@ -64,6 +64,44 @@ async def kafka_hop_ms(bootstrap: str, samples: int = 200) -> list[float]:
     return latencies
 
 
+async def faststream_hop_ms(bootstrap: str, samples: int = 100) -> list[float]:
+    """Latency of one publish -> handler hop through a bare FastStream broker and subscriber
+    (consumer group, commit after handling, the request path's fetch wait): the framework
+    the services are built on, without any of pillars' middlewares or work."""
+    from faststream.kafka import KafkaBroker
+
+    from shared.messaging import REQUEST_PATH_FETCH_WAIT_MS
+
+    topic = topic_name(Topic.SCALING)
+    marker = uuid.uuid4().hex
+    broker = KafkaBroker(bootstrap, acks="all", enable_idempotence=True, logger=None)
+    arrived: dict[int, float] = {}
+
+    @broker.subscriber(
+        topic,
+        group_id=f"bench-{marker}",
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=REQUEST_PATH_FETCH_WAIT_MS,
+    )
+    async def handle(body: dict[str, object]) -> None:
+        if body.get("marker") == marker:
+            arrived[int(str(body["i"]))] = time.perf_counter()
+
+    publisher = broker.publisher(topic)
+    await broker.start()
+    try:
+        await asyncio.sleep(3)  # the group's first assignment
+        sent: dict[int, float] = {}
+        for i in range(samples):
+            sent[i] = time.perf_counter()
+            await publisher.publish({"marker": marker, "i": i}, key=f"{marker}{i}".encode())
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)
+    finally:
+        await broker.stop()
+    return [(arrived[i] - sent[i]) * 1000 for i in sent if i in arrived]
+
+
 def encode_ms(samples: int = 50) -> list[float]:
     """Latency of one raw query encode with the same model the embedding service runs."""
     from services.embedding.adapters.sentence_encoder import SentenceEncoder
