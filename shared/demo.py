@@ -11,7 +11,7 @@ from shared.client import PillarsClient
 from shared.events import DocumentChanged, DocumentIndexed, Event, InferenceRequest, Prediction
 from shared.topics import Topic
 
-__all__ = ["DEMO_QUESTIONS", "DemoQuestion", "demo_documents", "run_demo"]
+__all__ = ["DEMO_QUESTIONS", "DemoQuestion", "demo_documents", "index_demo", "run_demo"]
 
 TENANT = "demo"
 # Modules of Python's own standard library: real documentation that ships with every install.
@@ -58,10 +58,8 @@ def demo_documents(
     return documents
 
 
-async def run_demo(
-    client: PillarsClient, *, tenant: str = TENANT, timeout_s: float = 180.0
-) -> list[Prediction]:
-    """Index the demo documents, ask the demo questions, and return their predictions."""
+async def index_demo(client: PillarsClient, tenant: str, timeout_s: float = 180.0) -> None:
+    """Publish the demo documents for `tenant` and wait until every one is searchable."""
     documents = demo_documents(tenant)
     indexed = await client.watch(Topic.INDEXED)
     try:
@@ -74,6 +72,13 @@ async def run_demo(
         )
     finally:
         await indexed.stop()
+
+
+async def run_demo(
+    client: PillarsClient, *, tenant: str = TENANT, timeout_s: float = 180.0
+) -> list[Prediction]:
+    """Index the demo documents, ask the demo questions, and return their predictions."""
+    await index_demo(client, tenant, timeout_s)
     predictions = await client.watch(Topic.PREDICTIONS)
     try:
         requests = [

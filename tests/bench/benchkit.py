@@ -8,11 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.client import PillarsClient
-from shared.demo import demo_documents
-from shared.events import DocumentIndexed
+from shared.demo import index_demo
 from shared.runtime.stack import Endpoints, Stack, read_endpoints
 from shared.settings import PillarsSettings
-from shared.topics import Topic
 
 
 def pct(values: list[float], q: float) -> float:
@@ -48,12 +46,5 @@ def running_platform(
 
 
 async def index_demo_documents(client: PillarsClient, tenant: str) -> None:
-    """Publish the demo documents for `tenant` and wait until all seven are searchable."""
-    indexed = await client.watch(Topic.INDEXED)
-    for doc in demo_documents(tenant):
-        await client.publish(Topic.DOCUMENTS, doc)
-    await indexed.collect(
-        lambda evs: sum(isinstance(e, DocumentIndexed) and e.tenant == tenant for e in evs) >= 7,
-        300,
-    )
-    await indexed.stop()
+    """Publish the demo documents for `tenant` and wait until all are searchable."""
+    await index_demo(client, tenant, timeout_s=300)

@@ -7,8 +7,8 @@ import asyncio
 import uuid
 
 from shared.client import PillarsClient
-from shared.demo import demo_documents
-from shared.events import DocumentIndexed, InferenceRequest, Prediction
+from shared.demo import index_demo
+from shared.events import InferenceRequest, Prediction
 from shared.experiments import assign_arm
 from shared.topics import Topic
 from tests.e2e.conftest import EXPERIMENT, RunningPlatform, users_in
@@ -19,28 +19,6 @@ LABELS = {"fresh", "plot", "rotten"}
 def test_the_suites_demo_users_stay_in_the_retrieval_depth_arms() -> None:
     # The other e2e tests ask as user-0, user-1, ...: they must meet the extractive arms.
     assert {assign_arm(EXPERIMENT, f"user-{i}").name for i in range(10)} <= {"top3", "top5"}
-
-
-async def index_demo(client: PillarsClient, tenant: str) -> None:
-    documents = demo_documents(tenant)
-    watch = await client.watch(Topic.INDEXED)
-    try:
-        for document in documents:
-            await client.publish(Topic.DOCUMENTS, document)
-        wanted = {d.document_id for d in documents}
-        await watch.collect(
-            lambda evs: (
-                wanted
-                <= {
-                    e.document_id
-                    for e in evs
-                    if isinstance(e, DocumentIndexed) and e.tenant == tenant
-                }
-            ),
-            120,
-        )
-    finally:
-        await watch.stop()
 
 
 async def ask(
