@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from shared.events import ModelRef, Prediction
 from shared.generators import Generator, GeneratorError
+from shared.generators.prompts import fill_prompt, numbered_passages
 
 __all__ = ["JUDGE_TEMPLATE", "GeneratorJudge", "Judgement", "parse_rating"]
 
@@ -51,11 +52,11 @@ def parse_rating(reply: str) -> int | None:
 
 def judge_prompt(prediction: Prediction, template: str = JUDGE_TEMPLATE) -> str:
     """Fill the judge's template with the prediction's passages, question and answer."""
-    passages = "\n".join(f"[{i}] {s.text}" for i, s in enumerate(prediction.sources, 1))
-    return (
-        template.replace("{passages}", passages or "(none)")
-        .replace("{query}", prediction.query)
-        .replace("{answer}", prediction.answer)
+    return fill_prompt(
+        template,
+        passages=numbered_passages(prediction.sources) or "(none)",
+        query=prediction.query,
+        answer=prediction.answer,
     )
 
 

@@ -25,6 +25,7 @@ from services.inference.rules import first_match
 from services.inference.solutions import Solution
 from shared.events import BlockRun, ModelRef, RequestEmbedded, RetrievedChunk
 from shared.generators import Generation, GeneratorError
+from shared.generators.prompts import fill_prompt, numbered_passages
 
 __all__ = ["EXTRACTIVE", "NO_ANSWER", "Answer", "SolutionRunner"]
 
@@ -67,8 +68,7 @@ def rule_model(name: str, solution: Solution) -> ModelRef:
 
 def render(template: str, query: str, sources: list[RetrievedChunk]) -> str:
     """Fill `{query}` and `{passages}`; other braces in the template stay as written."""
-    passages = "\n".join(f"[{i}] {s.text}" for i, s in enumerate(sources, start=1))
-    return template.replace("{passages}", passages).replace("{query}", query)
+    return fill_prompt(template, passages=numbered_passages(sources), query=query)
 
 
 @dataclass
