@@ -35,6 +35,7 @@ from shared.topics import EVENT_OF, Topic, topic_name
 __all__ = ["ServiceKit", "run_service"]
 
 E = TypeVar("E", bound=Event)
+_MISSING = object()
 Lifespan = Callable[[ContextRepo], AbstractAsyncContextManager[None]]
 
 
@@ -135,11 +136,30 @@ class ServiceKit:
                 work.record(self.tracer)
             await publish_event(publisher, event, self.source)
 
+    def built(self, name: str) -> Any:
+        """Return the object the lifespan built under `name`, for a handler to use.
+
+        Handlers read their adapters here rather than through `Context()` parameters:
+        FastStream resolves each of those through fast_depends in a worker thread, one
+        thread hop per parameter and message, which under load cost the request path
+        milliseconds a hop. This is one dictionary lookup.
+        """
+        found = self.broker.context.get(name, _MISSING)
+        if found is _MISSING:
+            raise RuntimeError(f"{self.service} has no {name!r}: its lifespan has not built it")
+        return found
+
+    def current_message(self) -> KafkaMessage:
+        """Return the message being handled (what a `KafkaMessage` parameter would get,
+        without the worker-thread hop `built` explains)."""
+        message: KafkaMessage = self.broker.context.get_local("message")
+        return message
+
     def database_lifespan(
         self, build: Callable[[asyncpg.Pool], Awaitable[Mapping[str, object]]]
     ) -> Lifespan:
-        """Return a lifespan that opens the pool, puts `build(pool)`'s objects in the context
-        (for `Context()` parameters) and closes the pool when the app stops."""
+        """Return a lifespan that opens the pool, keeps `build(pool)`'s objects for the
+        handlers (see `built`) and closes the pool when the app stops."""
 
         @asynccontextmanager
         async def lifespan(context: ContextRepo) -> AsyncIterator[None]:

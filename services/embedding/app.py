@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
 import asyncpg
-from faststream import Context, FastStream
-from faststream.kafka.annotations import KafkaMessage
+from faststream import FastStream
 
 from services.embedding.adapters.encoders import load_encoder
 from services.embedding.adapters.pgvector_store import PgChunkStore
@@ -46,13 +44,10 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
         max_records=settings.chunk_batch_max_records,
         wait_ms=settings.chunk_batch_wait_ms,
     )
-    async def on_chunks(
-        _: list[bytes],
-        message: KafkaMessage,
-        encoder: Annotated[Encoder, Context()],
-        store: Annotated[ChunkStore, Context()],
-    ) -> None:
-        received = await kit.valid_batch(message, Topic.CHUNKS, DocumentChunked)
+    async def on_chunks(_: list[bytes]) -> None:
+        encoder: Encoder = kit.built("encoder")
+        store: ChunkStore = kit.built("store")
+        received = await kit.valid_batch(kit.current_message(), Topic.CHUNKS, DocumentChunked)
         docs = [r.event for r in received]
         started = utcnow()
         results = await index_documents(docs, encoder=encoder, store=store)
@@ -75,9 +70,9 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
         max_records=settings.request_batch_max_records,
         wait_ms=settings.request_batch_wait_ms,
     )
-    async def on_requests(
-        _: list[bytes], message: KafkaMessage, encoder: Annotated[Encoder, Context()]
-    ) -> None:
+    async def on_requests(_: list[bytes]) -> None:
+        encoder: Encoder = kit.built("encoder")
+        message = kit.current_message()
         received = await kit.valid_batch(message, Topic.REQUESTS_ACCEPTED, RequestAccepted)
         if not received:
             return

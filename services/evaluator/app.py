@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Annotated
 
 import asyncpg
-from faststream import Context, FastStream
+from faststream import FastStream
 from faststream.kafka import KafkaResponse
-from faststream.kafka.annotations import KafkaMessage
 
 from services.evaluator.adapters.pg_score_book import PgScoreBook
 from services.evaluator.config import EvaluatorSettings
@@ -73,11 +71,11 @@ def create_app(settings: EvaluatorSettings | None = None) -> FastStream:
 
     @kit.subscriber(Topic.PREDICTIONS)
     @evaluations
-    async def on_prediction(
-        event: Prediction, message: KafkaMessage, book: Annotated[ScoreBook, Context()]
-    ) -> KafkaResponse:
+    async def on_prediction(event: Prediction) -> KafkaResponse:
         annotate_current_span(event)
-        links = link_to(message.headers.get("traceparent"), reason="evaluation of prediction")
+        book: ScoreBook = kit.built("book")
+        traceparent = kit.current_message().headers.get("traceparent")
+        links = link_to(traceparent, reason="evaluation of prediction")
         attributes = request_attributes(event) | {"input.value": event.query}
         with model_span(
             kit.tracer, Kind.EVALUATOR, "evaluator score", attributes, links=links
@@ -97,8 +95,9 @@ def create_app(settings: EvaluatorSettings | None = None) -> FastStream:
         return envelope(evaluation, kit.source)
 
     @kit.subscriber(Topic.REQUESTS_EMBEDDED)
-    async def on_query(event: RequestEmbedded, book: Annotated[ScoreBook, Context()]) -> None:
+    async def on_query(event: RequestEmbedded) -> None:
         """Keep the query's embedding: drift compares this window's queries to the last."""
+        book: ScoreBook = kit.built("book")
         await book.record_query(
             event.tenant,
             event.request_id,
@@ -108,9 +107,9 @@ def create_app(settings: EvaluatorSettings | None = None) -> FastStream:
         )
 
     @kit.subscriber(Topic.OUTCOMES)
-    async def on_outcome(event: Outcome, book: Annotated[ScoreBook, Context()]) -> None:
+    async def on_outcome(event: Outcome) -> None:
         annotate_current_span(event)
-        await record_outcome(event, book=book)
+        await record_outcome(event, book=kit.built("book"))
 
     async def report_loop() -> None:
         async with pools[0].acquire() as leader:

@@ -3,12 +3,9 @@ HTTP API) -> outcomes; the review page."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import asyncpg
-from faststream import Context, FastStream
+from faststream import FastStream
 from faststream.kafka import KafkaResponse
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 
 from services.feedback.adapters.http_api import HttpServer, build_http_app
@@ -52,19 +49,18 @@ def create_app(settings: FeedbackSettings | None = None) -> FastStream:
         return {"ledger": ledger}
 
     @kit.subscriber(Topic.PREDICTIONS)
-    async def on_prediction(
-        event: Prediction, message: KafkaMessage, ledger: Annotated[PredictionLedger, Context()]
-    ) -> None:
+    async def on_prediction(event: Prediction) -> None:
         annotate_current_span(event)
-        traceparent = message.headers.get("traceparent")
-        await remember_prediction(event, ledger=ledger, traceparent=traceparent, policy=policy)
+        traceparent = kit.current_message().headers.get("traceparent")
+        await remember_prediction(
+            event, ledger=kit.built("ledger"), traceparent=traceparent, policy=policy
+        )
 
     @kit.subscriber(Topic.FEEDBACK)
     @kit.publisher(Topic.OUTCOMES)
-    async def on_feedback(
-        event: Feedback, ledger: Annotated[PredictionLedger, Context()]
-    ) -> KafkaResponse:
+    async def on_feedback(event: Feedback) -> KafkaResponse:
         annotate_current_span(event)
+        ledger: PredictionLedger = kit.built("ledger")
         known = await find_prediction(event, ledger=ledger, wait_s=settings.feedback_wait_s)
         link_current_span(known.traceparent, reason="feedback on prediction")
         outcome = join_feedback(event, known)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import asyncpg
-from faststream import Context, FastStream
+from faststream import FastStream
 from faststream.kafka.publisher import DefaultPublisher
 
 from services.inference.adapters.built_generators import BuiltGenerators
@@ -97,10 +95,9 @@ def create_app(settings: InferenceSettings | None = None) -> FastStream:
             await publish_event(publisher, prediction, kit.source)
 
     @kit.subscriber(Topic.REQUESTS_EMBEDDED)
-    async def on_request(
-        event: RequestEmbedded, runner: Annotated[SolutionRunner, Context()]
-    ) -> None:
+    async def on_request(event: RequestEmbedded) -> None:
         annotate_current_span(event)
+        runner: SolutionRunner = kit.built("runner")
         await answer(event, runner, predictions, shadow=False)
         # Shadow arms answer after the live answer is out, so they never delay it; the
         # offset commits after both, so a crash loses neither.

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import asyncpg
-from faststream import Context, FastStream
+from faststream import FastStream
 from faststream.kafka import KafkaResponse
 
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
@@ -54,9 +52,8 @@ def create_app(settings: IngestionSettings | None = None) -> FastStream:
 
     @kit.subscriber(Topic.REQUESTS)
     @kit.publisher(Topic.REQUESTS_ACCEPTED)
-    async def on_request(
-        event: InferenceRequest, assignments: Annotated[Assignments, Context()]
-    ) -> KafkaResponse:
+    async def on_request(event: InferenceRequest) -> KafkaResponse:
+        assignments: Assignments = kit.built("assignments")
         accepted = await accept_request(
             event, experiment=settings.experiment, assignments=assignments
         )
