@@ -21,7 +21,10 @@ class EmbeddingSettings(PillarsSettings):
     )
     embedding_batch_size: int = Field(default=16, ge=1, description="Texts per encode call.")
     embedding_threads: int = Field(
-        default=2, ge=1, description="Threads of the backend's intra-op pool."
+        default=2,
+        ge=1,
+        description="Threads of the backend's intra-op pool for document chunks "
+        "(ONNX encodes queries on one thread of their own).",
     )
     chunk_batch_max_records: int = Field(
         default=32, ge=1, description="Chunk messages gathered into one batch."

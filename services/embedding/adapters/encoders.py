@@ -10,15 +10,15 @@ from shared.settings import cache_dir
 __all__ = ["load_encoder"]
 
 
-def load_encoder(settings: EmbeddingSettings) -> ThreadedEncoder:
-    """Load the configured model on the configured backend (exporting to ONNX once if asked)."""
+def load_encoder(settings: EmbeddingSettings, *, threads: int | None = None) -> ThreadedEncoder:
+    """Load the configured model on the configured backend (exporting to ONNX once if asked),
+    with `threads` in its intra-op pool (default: the settings')."""
     folder = model_folder(settings.embedding_model_path)
+    threads = threads or settings.embedding_threads
     if settings.embedding_backend == "torch":
         from services.embedding.adapters.sentence_encoder import SentenceEncoder
 
-        return SentenceEncoder(
-            folder, batch_size=settings.embedding_batch_size, threads=settings.embedding_threads
-        )
+        return SentenceEncoder(folder, batch_size=settings.embedding_batch_size, threads=threads)
     from services.embedding.adapters.onnx_encoder import OnnxEncoder
 
     return OnnxEncoder(
@@ -26,5 +26,5 @@ def load_encoder(settings: EmbeddingSettings) -> ThreadedEncoder:
         variant=settings.embedding_backend,
         cache_root=cache_dir() / "onnx",
         batch_size=settings.embedding_batch_size,
-        threads=settings.embedding_threads,
+        threads=threads,
     )
