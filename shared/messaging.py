@@ -16,11 +16,17 @@ from shared.semconv import ConventionalKafkaTelemetry, messaging_conventions
 from shared.settings import PillarsSettings
 from shared.topics import MAX_MESSAGE_BYTES, Topic, consumer_group
 
-__all__ = ["REQUEST_PATH", "consumer_options", "make_broker"]
+__all__ = ["REQUEST_PATH", "consumer_options", "consumers_per_replica", "make_broker"]
 
 # The topics a request crosses before its prediction is out.
 REQUEST_PATH = frozenset({Topic.REQUESTS, Topic.REQUESTS_ACCEPTED, Topic.REQUESTS_EMBEDDED})
-REQUEST_PATH_FETCH_WAIT_MS = int(__import__("os").environ.get("XFW", "10"))
+REQUEST_PATH_FETCH_WAIT_MS = 100
+# Request topics a replica reads with this many consumers, each taking its share of the
+# partitions and handling them in order: one consumer spent most of each message waiting
+# (on Postgres, on the broker's acknowledgement, on the commit), so at 50 requests/s
+# inference fell behind on a machine with CPU to spare.
+PARALLEL_TOPICS = frozenset({Topic.REQUESTS, Topic.REQUESTS_EMBEDDED})
+REQUEST_CONSUMERS = 3
 
 
 def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider) -> KafkaBroker:
@@ -53,6 +59,11 @@ def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider)
             functools.partial(HopLatency, service=service),
         ],
     )
+
+
+def consumers_per_replica(topic: Topic) -> int:
+    """Return how many consumers (group members) one replica runs for `topic`."""
+    return REQUEST_CONSUMERS if topic in PARALLEL_TOPICS else 1
 
 
 def consumer_options(settings: PillarsSettings, service: str, topic: Topic) -> dict[str, Any]:

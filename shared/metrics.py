@@ -61,7 +61,8 @@ PREDICTION_LATENCY = Histogram(
 )
 EMBED_BATCH_SIZE = Histogram(
     "pillars_embed_batch_size",
-    "Texts encoded together (documents: chunks of a batch; queries: requests of a batch).",
+    "Texts per batch (documents: chunks encoded together; queries: requests consumed "
+    "together, each encoded on its own).",
     ["kind"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )

@@ -24,7 +24,7 @@ from shared.batches import Received, raw_bodies, valid_events
 from shared.cloudevents import publish_event
 from shared.db import create_pool
 from shared.events import Event
-from shared.messaging import consumer_options, make_broker
+from shared.messaging import consumer_options, consumers_per_replica, make_broker
 from shared.metrics import MetricsEndpoint
 from shared.openinference import ModelWork, request_attributes
 from shared.rebalance import FinishBeforeRevoke
@@ -75,9 +75,12 @@ class ServiceKit:
         """Return a subscriber decorator for `topic` that commits only after processing.
 
         On a rebalance its in-flight messages finish and commit before the partitions
-        move, so a replica joining or leaving does not make another one redo them.
+        move, so a replica joining or leaving does not make another one redo them. A
+        request topic is read by several consumers (`consumers_per_replica`).
         """
         listener = FinishBeforeRevoke(timeout_s=self.settings.shutdown_grace_s)
+        if not options.get("batch") and consumers_per_replica(topic) > 1:
+            options["max_workers"] = consumers_per_replica(topic)
         subscriber: Any = self.broker.subscriber(
             self.topic(topic),
             listener=listener,

@@ -95,9 +95,17 @@ def create_app(settings: EmbeddingSettings | None = None) -> FastStream:
             )
             await kit.publish_in_trace(embedded, event, cause, "embed query", work)
 
-        # All at once: waiting for each acknowledgement in turn made the batch's last
-        # request wait for every other one's round trip to the broker.
-        events = await embed_requests(requests, encoder=encoder)
-        await asyncio.gather(*map(publish, received, events))
+        # Each is published as soon as it is encoded, without waiting for the broker's
+        # acknowledgement of the one before; the offsets commit once all are acknowledged.
+        published: list[asyncio.Task[None]] = []
+        try:
+            async for event in embed_requests(requests, encoder=encoder):
+                cause = received[len(published)]
+                published.append(asyncio.create_task(publish(cause, event)))
+        finally:
+            outcomes = await asyncio.gather(*published, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     return kit.app(lifespan=kit.database_lifespan(adapters))

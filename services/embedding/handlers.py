@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 from services.embedding.ports import ChunkStore, Encoder
@@ -65,21 +65,24 @@ async def embed_requests(
     *,
     encoder: Encoder,
     clock: Callable[[], datetime] = utcnow,
-) -> list[RequestEmbedded]:
-    """Attach each query's vector, encoding the whole micro-batch in one call."""
-    started = clock()
-    vectors = await encoder.encode([r.query for r in requests])
-    finished = clock()
-    return [
-        RequestEmbedded(
+) -> AsyncIterator[RequestEmbedded]:
+    """Yield each request with its query's vector, in order, as soon as that one is encoded.
+
+    One query at a time: a micro-batch encodes no faster per query than one query alone
+    (ONNX int8 on a 2-core machine: 2.9 ms a query at batch 1, 2.6 ms at 8, all of it
+    compute), so each request leaves as soon as its own vector is ready instead of
+    waiting for the whole batch's.
+    """
+    for request in requests:
+        started = clock()
+        [vector] = await encoder.encode([request.query])
+        yield RequestEmbedded(
             **request.model_dump(exclude={"event_id", "occurred_at", "stages"}),
             event_id=derived_id(request.event_id, "embedded"),
             stages=[
                 *request.stages,
-                Stage(service=SERVICE, started_at=started, finished_at=finished),
+                Stage(service=SERVICE, started_at=started, finished_at=clock()),
             ],
             query_vector=vector,
             embedding_model=encoder.model,
         )
-        for request, vector in zip(requests, vectors, strict=True)
-    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -19,6 +20,7 @@ from services.scaler.policy import DrainPolicy, KedaPolicy, Policy
 from services.scaler.ports import GroupLag, ReplicaBackend
 from shared.cloudevents import publish_event
 from shared.events import ScalingDecision
+from shared.messaging import consumers_per_replica
 from shared.metrics import CONSUMER_LAG, CURRENT_REPLICAS, DESIRED_REPLICAS, SCALING_DECISIONS
 from shared.service import ServiceKit
 from shared.topics import Topic, consumer_group, topic_name
@@ -90,11 +92,19 @@ def create_app(settings: ScalerSettings | None = None) -> FastStream:
             await probe.observe(consumer_group(prefix, service, t), topic_name(t, prefix))
             for t in topics
         ]
+        per_replica = [consumers_per_replica(t) for t in topics]
         running = await backend.replicas(service)
-        if running is None:
-            running = max((g.members for g in groups), default=0)
+        if running is None:  # each replica is one member per consumer it runs
+            running = max(
+                (math.ceil(g.members / n) for g, n in zip(groups, per_replica, strict=True)),
+                default=0,
+            )
         decision = scalers[service].decide(
-            groups, replicas=running, at=time.monotonic(), backend=backend.name
+            groups,
+            replicas=running,
+            at=time.monotonic(),
+            backend=backend.name,
+            consumers_per_replica=min(per_replica, default=1),
         )
         if decision.desired_replicas != running and backend.name != "dry-run":
             try:

@@ -15,7 +15,9 @@ __all__ = ["SERVICE", "ServiceScaler", "observe"]
 SERVICE = "scaler"
 
 
-def observe(groups: Sequence[GroupLag], replicas: int, at: float) -> Observation:
+def observe(
+    groups: Sequence[GroupLag], replicas: int, at: float, consumers_per_replica: int = 1
+) -> Observation:
     """Sum a service's groups into one observation.
 
     Every replica consumes each of the service's topics, so a replica can serve
@@ -30,6 +32,7 @@ def observe(groups: Sequence[GroupLag], replicas: int, at: float) -> Observation
         end_offsets=sum(g.end_offsets for g in groups),
         committed=sum(g.committed for g in groups),
         replicas=replicas,
+        consumers_per_replica=consumers_per_replica,
     )
 
 
@@ -56,9 +59,14 @@ class ServiceScaler:
         at: float,
         backend: str,
         tenant: str = "platform",
+        consumers_per_replica: int = 1,
     ) -> ScalingDecision:
-        """Observe, update rates, recommend and stabilise; `acted` is for the caller to set."""
-        seen = observe(groups, replicas, at)
+        """Observe, update rates, recommend and stabilise; `acted` is for the caller to set.
+
+        `consumers_per_replica`: the fewest consumers a replica runs for one of the topics
+        (see `shared.messaging.consumers_per_replica`); it bounds how many replicas the
+        partitions can keep busy."""
+        seen = observe(groups, replicas, at, consumers_per_replica)
         rates = self.tracker.update(seen)
         recommended = self.policy.recommend(seen, rates)
         desired = self.stabilizer.settle(at, recommended.replicas)

@@ -54,6 +54,7 @@ class Observation(PartitionLags):
 
     at: float  # seconds, any monotonic clock
     replicas: int
+    consumers_per_replica: int = 1  # a replica reading with several takes that many partitions
 
 
 @dataclass(frozen=True)
@@ -161,12 +162,14 @@ class Policy(Protocol):
 def _bounded(
     wanted: int, useful: int, seen: Observation, policy: Policy, why: str
 ) -> Recommendation:
-    """Clamp `wanted` to [minimum, min(maximum, useful partitions)] and say which bound held."""
+    """Clamp `wanted` to [minimum, min(maximum, replicas the useful partitions can feed)] and
+    say which bound held."""
+    useful = math.ceil(useful / seen.consumers_per_replica)
     ceiling = max(policy.minimum, min(policy.maximum, useful))
     if wanted > ceiling:
         if policy.maximum <= useful:
             bound = "max replicas"
-        elif useful == seen.partitions:
+        elif useful == math.ceil(seen.partitions / seen.consumers_per_replica):
             bound = "partitions"
         else:
             bound = "partitions with lag"

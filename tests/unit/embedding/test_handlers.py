@@ -60,13 +60,16 @@ def accepted(request_id: str, query: str) -> RequestAccepted:
     )
 
 
-async def test_requests_get_their_query_vectors_from_one_encode() -> None:
+async def test_requests_get_their_query_vectors_each_as_soon_as_encoded() -> None:
     encoder = FakeEncoder()
     batch = [accepted("r1", "alpha beta"), accepted("r2", "gamma")]
-    first, second = await embed_requests(batch, encoder=encoder)
-    assert encoder.calls == [["alpha beta", "gamma"]]
+    embedded = embed_requests(batch, encoder=encoder)
+    first = await anext(embedded)
+    assert encoder.calls == [["alpha beta"]]  # the first is out before the second encodes
+    [second] = [event async for event in embedded]
+    assert encoder.calls == [["alpha beta"], ["gamma"]]
     assert first.query_vector == encoder.vector("alpha beta")
     assert (first.request_id, second.request_id) == ("r1", "r2")
     assert [s.service for s in first.stages] == ["embedding"]
     assert first.embedding_model == encoder.model
-    assert first.event_id == (await embed_requests(batch[:1], encoder=encoder))[0].event_id
+    assert first.event_id == (await anext(embed_requests(batch[:1], encoder=encoder))).event_id

@@ -147,3 +147,22 @@ def test_work_done_without_lag_is_a_floor_under_the_assumed_rate() -> None:
 
     assert (quiet.per_replica, quiet.measured) == (42.0, False)  # at least 42/s each
     assert DRAIN.recommend(seen(0, 0, 0), rates(arrival=84, per_replica=42.0)).replicas == 2
+
+
+def test_a_replica_running_several_consumers_takes_that_many_partitions() -> None:
+    # 3 partitions, each replica reading them with 3 consumers: a second replica would idle
+    parallel = Observation(
+        at=0.0, partition_lags=(100, 100, 100), end_offsets=0, committed=0, replicas=1,
+        consumers_per_replica=3,
+    )  # fmt: skip
+
+    recommended = DRAIN.recommend(parallel, rates(arrival=10))
+
+    assert recommended.replicas == 1
+    assert "capped at 1 by partitions" in recommended.reason
+    # six partitions feed two such replicas
+    wider = Observation(
+        at=0.0, partition_lags=(100,) * 6, end_offsets=0, committed=0, replicas=1,
+        consumers_per_replica=3,
+    )  # fmt: skip
+    assert DRAIN.recommend(wider, rates(arrival=10)).replicas == 2

@@ -1,9 +1,17 @@
-"""ServiceKit's batch subscribers hand records over as soon as they arrive."""
+"""ServiceKit: batch subscribers hand records over as soon as they arrive; request topics are
+read by several consumers a replica; handlers find what the lifespan built."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
+from faststream.kafka.subscriber.usecase import (
+    ConcurrentBetweenPartitionsSubscriber,
+    DefaultSubscriber,
+)
+
+from shared.messaging import REQUEST_CONSUMERS, consumers_per_replica
 from shared.service import ServiceKit
 from shared.settings import PillarsSettings
 from shared.topics import Topic
@@ -32,3 +40,23 @@ async def test_an_empty_poll_is_not_followed_by_a_sleep() -> None:
     assert consumer.calls == [(300, 8)]
     busy = IdleConsumer({"p0": ["a", "b"], "p1": ["c"]})
     assert await subscriber.get_msg(busy) == ("a", "b", "c")
+
+
+def test_request_topics_are_read_by_several_consumers_each_committing_its_own() -> None:
+    kit = ServiceKit("inference", PillarsSettings(kafka_bootstrap_servers="unused:9092"))
+
+    parallel: object = kit.subscriber(Topic.REQUESTS_EMBEDDED)
+    single: object = kit.subscriber(Topic.OUTCOMES)
+
+    assert isinstance(parallel, ConcurrentBetweenPartitionsSubscriber)
+    assert parallel.max_workers == REQUEST_CONSUMERS == consumers_per_replica(Topic.REQUESTS)
+    assert type(single) is DefaultSubscriber
+    assert consumers_per_replica(Topic.OUTCOMES) == 1
+
+
+def test_handlers_find_what_the_lifespan_built_and_a_clear_error_before() -> None:
+    kit = ServiceKit("inference", PillarsSettings(kafka_bootstrap_servers="unused:9092"))
+    with pytest.raises(RuntimeError, match="inference has no 'runner'"):
+        kit.built("runner")
+    kit.broker.context.set_global("runner", runner := object())
+    assert kit.built("runner") is runner
