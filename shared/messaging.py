@@ -21,12 +21,11 @@ __all__ = ["REQUEST_PATH", "consumer_options", "consumers_per_replica", "make_br
 # The topics a request crosses before its prediction is out.
 REQUEST_PATH = frozenset({Topic.REQUESTS, Topic.REQUESTS_ACCEPTED, Topic.REQUESTS_EMBEDDED})
 REQUEST_PATH_FETCH_WAIT_MS = 100
-# Request topics a replica reads with this many consumers, each taking its share of the
-# partitions and handling them in order: one consumer spent most of each message waiting
-# (on Postgres, on the broker's acknowledgement, on the commit), so at 50 requests/s
-# inference fell behind on a machine with CPU to spare.
+# Request topics a replica reads with `PILLARS_REQUEST_CONSUMERS` consumers, each taking its
+# share of the partitions and handling them in order: one consumer spent most of each
+# message waiting (on Postgres, on the broker's acknowledgement, on the commit), so at 50
+# requests/s inference fell behind on a machine with CPU to spare.
 PARALLEL_TOPICS = frozenset({Topic.REQUESTS, Topic.REQUESTS_EMBEDDED})
-REQUEST_CONSUMERS = 3
 
 
 def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider) -> KafkaBroker:
@@ -61,9 +60,9 @@ def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider)
     )
 
 
-def consumers_per_replica(topic: Topic) -> int:
+def consumers_per_replica(settings: PillarsSettings, topic: Topic) -> int:
     """Return how many consumers (group members) one replica runs for `topic`."""
-    return REQUEST_CONSUMERS if topic in PARALLEL_TOPICS else 1
+    return settings.request_consumers if topic in PARALLEL_TOPICS else 1
 
 
 def consumer_options(settings: PillarsSettings, service: str, topic: Topic) -> dict[str, Any]:

@@ -79,8 +79,9 @@ class ServiceKit:
         request topic is read by several consumers (`consumers_per_replica`).
         """
         listener = FinishBeforeRevoke(timeout_s=self.settings.shutdown_grace_s)
-        if not options.get("batch") and consumers_per_replica(topic) > 1:
-            options["max_workers"] = consumers_per_replica(topic)
+        workers = consumers_per_replica(self.settings, topic)
+        if not options.get("batch") and workers > 1:
+            options["max_workers"] = workers
         subscriber: Any = self.broker.subscriber(
             self.topic(topic),
             listener=listener,

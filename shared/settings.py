@@ -41,6 +41,14 @@ class PillarsSettings(BaseSettings):
     )
     topic_prefix: str = Field(default="pillars", description="Topics are `<prefix>.<name>.v1`.")
     topic_partitions: int = Field(default=3, ge=1, description="Partitions of created topics.")
+    request_consumers: int = Field(
+        default=3,
+        ge=1,
+        description="Consumers a replica runs for `requests` and `requests.embedded`, each "
+        "handling its share of the partitions in order, so handlers that wait overlap. With "
+        "a local generator (one answer at a time a process) 1 lets the scaler add replicas "
+        "up to the partitions instead.",
+    )
     topic_replication_factor: int = Field(default=1, ge=1, description="Of created topics.")
     embedding_model_path: str | None = Field(
         default=None,

@@ -11,7 +11,7 @@ from faststream.kafka.subscriber.usecase import (
     DefaultSubscriber,
 )
 
-from shared.messaging import REQUEST_CONSUMERS, consumers_per_replica
+from shared.messaging import consumers_per_replica
 from shared.service import ServiceKit
 from shared.settings import PillarsSettings
 from shared.topics import Topic
@@ -49,9 +49,15 @@ def test_request_topics_are_read_by_several_consumers_each_committing_its_own() 
     single: object = kit.subscriber(Topic.OUTCOMES)
 
     assert isinstance(parallel, ConcurrentBetweenPartitionsSubscriber)
-    assert parallel.max_workers == REQUEST_CONSUMERS == consumers_per_replica(Topic.REQUESTS)
+    assert parallel.max_workers == 3 == consumers_per_replica(kit.settings, Topic.REQUESTS)
     assert type(single) is DefaultSubscriber
-    assert consumers_per_replica(Topic.OUTCOMES) == 1
+    assert consumers_per_replica(kit.settings, Topic.OUTCOMES) == 1
+    one = ServiceKit(
+        "inference",
+        PillarsSettings(kafka_bootstrap_servers="unused:9092", request_consumers=1),
+    )
+    subscriber: object = one.subscriber(Topic.REQUESTS_EMBEDDED)
+    assert type(subscriber) is DefaultSubscriber
 
 
 def test_handlers_find_what_the_lifespan_built_and_a_clear_error_before() -> None:
