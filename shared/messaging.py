@@ -25,7 +25,10 @@ REQUEST_PATH_FETCH_WAIT_MS = 100
 # share of the partitions and handling them in order: one consumer spent most of each
 # message waiting (on Postgres, on the broker's acknowledgement, on the commit), so at 50
 # requests/s inference fell behind on a machine with CPU to spare.
-PARALLEL_TOPICS = frozenset({Topic.REQUESTS, Topic.REQUESTS_EMBEDDED})
+# Only the request path's own readers: the evaluator's copy of `requests.embedded` is not.
+PARALLEL_READERS = frozenset(
+    {(Topic.REQUESTS, "ingestion"), (Topic.REQUESTS_EMBEDDED, "inference")}
+)
 
 
 def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider) -> KafkaBroker:
@@ -60,9 +63,9 @@ def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider)
     )
 
 
-def consumers_per_replica(settings: PillarsSettings, topic: Topic) -> int:
-    """Return how many consumers (group members) one replica runs for `topic`."""
-    return settings.request_consumers if topic in PARALLEL_TOPICS else 1
+def consumers_per_replica(settings: PillarsSettings, service: str, topic: Topic) -> int:
+    """Return how many consumers (group members) one replica of `service` runs for `topic`."""
+    return settings.request_consumers if (topic, service) in PARALLEL_READERS else 1
 
 
 def consumer_options(settings: PillarsSettings, service: str, topic: Topic) -> dict[str, Any]:

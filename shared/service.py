@@ -79,7 +79,7 @@ class ServiceKit:
         request topic is read by several consumers (`consumers_per_replica`).
         """
         listener = FinishBeforeRevoke(timeout_s=self.settings.shutdown_grace_s)
-        workers = consumers_per_replica(self.settings, topic)
+        workers = consumers_per_replica(self.settings, self.service, topic)
         if not options.get("batch") and workers > 1:
             options["max_workers"] = workers
         subscriber: Any = self.broker.subscriber(

@@ -44,7 +44,8 @@ class PillarsSettings(BaseSettings):
     request_consumers: int = Field(
         default=3,
         ge=1,
-        description="Consumers a replica runs for `requests` and `requests.embedded`, each "
+        description="Consumers an ingestion replica runs for `requests` and an inference "
+        "replica for `requests.embedded`, each "
         "handling its share of the partitions in order, so handlers that wait overlap. With "
         "a local generator (one answer at a time a process) 1 lets the scaler add replicas "
         "up to the partitions instead.",

@@ -92,7 +92,7 @@ def create_app(settings: ScalerSettings | None = None) -> FastStream:
             await probe.observe(consumer_group(prefix, service, t), topic_name(t, prefix))
             for t in topics
         ]
-        per_replica = [consumers_per_replica(settings, t) for t in topics]
+        per_replica = [consumers_per_replica(settings, service, t) for t in topics]
         running = await backend.replicas(service)
         if running is None:  # each replica is one member per consumer it runs
             running = max(

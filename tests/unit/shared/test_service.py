@@ -49,9 +49,12 @@ def test_request_topics_are_read_by_several_consumers_each_committing_its_own() 
     single: object = kit.subscriber(Topic.OUTCOMES)
 
     assert isinstance(parallel, ConcurrentBetweenPartitionsSubscriber)
-    assert parallel.max_workers == 3 == consumers_per_replica(kit.settings, Topic.REQUESTS)
+    assert parallel.max_workers == 3
+    assert consumers_per_replica(kit.settings, "ingestion", Topic.REQUESTS) == 3
     assert type(single) is DefaultSubscriber
-    assert consumers_per_replica(kit.settings, Topic.OUTCOMES) == 1
+    assert consumers_per_replica(kit.settings, "evaluator", Topic.OUTCOMES) == 1
+    # the evaluator's copy of the request topic is off the request path: one consumer
+    assert consumers_per_replica(kit.settings, "evaluator", Topic.REQUESTS_EMBEDDED) == 1
     one = ServiceKit(
         "inference",
         PillarsSettings(kafka_bootstrap_servers="unused:9092", request_consumers=1),
