@@ -1,7 +1,9 @@
-"""What the benchmarks share: a running platform (started if none is) and percentiles."""
+"""What the benchmarks share: a running platform (started if none is), percentiles, and the
+CPU time each of a local platform's processes spends."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,3 +50,47 @@ def running_platform(
 async def index_demo_documents(client: PillarsClient, tenant: str) -> None:
     """Publish the demo documents for `tenant` and wait until all are searchable."""
     await index_demo(client, tenant, timeout_s=300)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU seconds of process `pid` (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """Return the processes whose parent is `pid` (Postgres' backends)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if parent == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_by_process(stack: Stack | None) -> dict[str, float]:
+    """Return CPU seconds so far of each part of a platform this run started (Linux /proc):
+    the broker, Postgres and its backends, each service (replicas summed) and this client."""
+    if stack is None or not Path("/proc/self/stat").exists():
+        return {}
+    parts: dict[str, list[int]] = {"bench client": [os.getpid()]}
+    if stack.kafka is not None and stack.kafka.pid is not None:
+        parts["kafka"] = [stack.kafka.pid]
+    if stack.postgres is not None:
+        try:
+            postmaster = int((stack.postgres.pgdata / "postmaster.pid").read_text().split()[0])
+            parts["postgres"] = [postmaster, *_children(postmaster)]
+        except (FileNotFoundError, ValueError):
+            pass
+    if stack.supervisor is not None:
+        for replica in stack.supervisor.processes():
+            if replica.process is not None:
+                parts.setdefault(replica.service, []).append(replica.process.pid)
+    return {name: sum(map(_cpu_seconds, pids)) for name, pids in parts.items()}

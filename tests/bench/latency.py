@@ -28,7 +28,7 @@ import statistics
 import time
 import uuid
 
-from benchkit import index_demo_documents, pct, running_platform
+from benchkit import cpu_by_process, index_demo_documents, pct, running_platform
 from hops import QUESTIONS, faststream_hop_ms, kafka_hop_ms
 
 from services.inference.config import CATALOG
@@ -37,7 +37,7 @@ from services.inference.solutions import load_solutions
 from shared.client import PillarsClient
 from shared.events import InferenceRequest, Prediction
 from shared.generators import LocalGenerator
-from shared.runtime.stack import Endpoints
+from shared.runtime.stack import Endpoints, Stack
 from shared.topics import Topic
 
 KAFKA_HOPS = 3
@@ -95,7 +95,7 @@ async def offered_load(
 
 
 async def run(
-    endpoints: Endpoints, loads: list[float], seconds: float
+    endpoints: Endpoints, stack: Stack | None, loads: list[float], seconds: float
 ) -> tuple[dict[str, object], list[float], list[float]]:
     """Return the figures per load and the raw Kafka and bare FastStream hops (ms)."""
     tenant = f"lat{uuid.uuid4().hex[:8]}"
@@ -108,13 +108,20 @@ async def run(
         framework = await faststream_hop_ms(endpoints.kafka_bootstrap_servers)
         results: dict[str, object] = {}
         for rate in loads:
+            before = cpu_by_process(stack)
             e2e, overhead = await offered_load(client, tenant, rate, seconds)
+            # CPU each part spent per request, from the first request to the last prediction
+            spent = {
+                name: round((used - before.get(name, 0.0)) * 1000 / len(e2e), 2)
+                for name, used in cpu_by_process(stack).items()
+            }
             results[f"{rate:g}"] = {
                 "requests": len(e2e),
                 "e2e_p50_ms": round(pct(e2e, 50), 1),
                 "e2e_p99_ms": round(pct(e2e, 99), 1),
                 "hop_overhead_p50_ms": round(pct(overhead, 50), 2),
                 "hop_overhead_p99_ms": round(pct(overhead, 99), 2),
+                "cpu_ms_per_request": spent,
             }
             print(f"{rate:>5g} req/s: {results[f'{rate:g}']}", flush=True)
     return results, kafka, framework
@@ -154,8 +161,8 @@ def main() -> None:
     args = parser.parse_args()
     loads = [float(x) for x in args.loads.split(",")]
     seconds = 10.0 if args.quick else args.seconds
-    with running_platform(reuse=False, dashboard="none") as (endpoints, _):
-        by_load, kafka, framework = asyncio.run(run(endpoints, loads, seconds))
+    with running_platform(reuse=False, dashboard="none") as (endpoints, stack):
+        by_load, kafka, framework = asyncio.run(run(endpoints, stack, loads, seconds))
     speed = asyncio.run(generator_speed(3 if args.quick else 8))
     print(
         f"local generator {speed['pillars']:.1f} tokens/s through pillars, "
