@@ -15,6 +15,8 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
+from shared.commits import flush_partitions
+
 __all__ = ["FinishBeforeRevoke"]
 
 log = logging.getLogger(__name__)
@@ -28,10 +30,13 @@ class FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # ai
         self.subscriber: Any = None  # set once the subscriber exists
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Return once every message being handled is done (acked or nacked)."""
+        """Return once every message being handled is done (acked or nacked) and what was
+        handled is committed."""
         lock: Any = getattr(self.subscriber, "lock", None)
         if revoked and lock is not None and hasattr(lock, "wait_release"):
             await lock.wait_release(self.timeout_s)
+        if revoked:
+            await flush_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         """Nothing to do: positions come from the committed offsets."""

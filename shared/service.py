@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from shared.batches import Received, raw_bodies, valid_events
 from shared.cloudevents import publish_event
+from shared.commits import commit_after_handling
 from shared.db import create_pool
 from shared.events import Event
 from shared.messaging import consumer_options, consumers_per_replica, make_broker
@@ -75,13 +76,16 @@ class ServiceKit:
         """Return a subscriber decorator for `topic` that commits only after processing.
 
         On a rebalance its in-flight messages finish and commit before the partitions
-        move, so a replica joining or leaving does not make another one redo them. A
-        request topic is read by several consumers (`consumers_per_replica`).
+        move, so a replica joining or leaving does not make another one redo them. Offsets
+        commit shortly after handling (`shared.commits`). A request topic is read by
+        several consumers (`consumers_per_replica`).
         """
         listener = FinishBeforeRevoke(timeout_s=self.settings.shutdown_grace_s)
         workers = consumers_per_replica(self.settings, self.service, topic)
-        if not options.get("batch") and workers > 1:
-            options["max_workers"] = workers
+        if not options.get("batch"):
+            options.setdefault("parser", commit_after_handling)
+            if workers > 1:
+                options["max_workers"] = workers
         subscriber: Any = self.broker.subscriber(
             self.topic(topic),
             listener=listener,
