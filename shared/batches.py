@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from aiokafka import ConsumerRecord
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 
-from shared.deadletter import dead_letter, describe, record_headers
+from shared.deadletter import dead_letter, describe, record_headers, records_of
 from shared.events import Event
 
 __all__ = ["Received", "raw_bodies", "valid_events"]
@@ -27,12 +26,7 @@ class Received(Generic[E]):
 
 async def raw_bodies(msg: KafkaMessage) -> list[bytes]:
     """Decode a batch into raw bodies, leaving validation to `valid_events`."""
-    return [record.value or b"" for record in _records(msg)]
-
-
-def _records(msg: KafkaMessage) -> tuple[ConsumerRecord[bytes, bytes], ...]:
-    raw: Any = msg.raw_message
-    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
+    return [record.value or b"" for record in records_of(msg.raw_message)]
 
 
 async def valid_events(
@@ -40,7 +34,7 @@ async def valid_events(
 ) -> list[Received[E]]:
     """Return the batch's records that validate as `model`; dead-letter the others one by one."""
     received: list[Received[E]] = []
-    for record in _records(msg):
+    for record in records_of(msg.raw_message):
         try:
             event = model.model_validate_json(record.value or b"")
         except ValidationError as exc:

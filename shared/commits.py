@@ -22,6 +22,8 @@ from aiokafka.errors import KafkaError
 from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
 from faststream.message import StreamMessage
 
+from shared.deadletter import records_of
+
 __all__ = [
     "COMMIT_INTERVAL_S",
     "DeferredCommits",
@@ -140,9 +142,7 @@ class _DeferredCommitMessage(KafkaAckableMessage):
             await super().ack()
             return
         if not self.committed:
-            raw = self.raw_message
-            records = raw if isinstance(raw, tuple) else (raw,)
-            commits_of(self.consumer).handled(records)
+            commits_of(self.consumer).handled(records_of(self.raw_message))
         await KafkaMessage.ack(self)
 
 

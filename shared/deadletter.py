@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -22,7 +21,14 @@ from faststream._internal.context.repository import ContextRepo
 from shared.metrics import DEADLETTERS
 from shared.topics import dlq_name
 
-__all__ = ["DeadLetterMiddleware", "Rejected", "dead_letter", "is_transient", "record_headers"]
+__all__ = [
+    "DeadLetterMiddleware",
+    "Rejected",
+    "dead_letter",
+    "is_transient",
+    "record_headers",
+    "records_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +95,9 @@ async def dead_letter(
     )
 
 
-def _records(msg: Any) -> Iterable[ConsumerRecord[bytes, bytes]]:
-    return msg if isinstance(msg, tuple | list) else (msg,)
+def records_of(raw: Any) -> tuple[ConsumerRecord[bytes, bytes], ...]:
+    """Return the records a raw Kafka message carries: its one record, or a batch's."""
+    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
 
 
 class DeadLetterMiddleware(BaseMiddleware):
@@ -116,6 +123,6 @@ class DeadLetterMiddleware(BaseMiddleware):
         handler = self.context.get("handler_")
         consumer = getattr(handler, "group_id", None) or "unknown"
         broker = self.context.get("broker")
-        for record in _records(self.msg):
+        for record in records_of(self.msg):
             await dead_letter(broker, record, reason=describe(exc_val), consumer=consumer)
         return True
