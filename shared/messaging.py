@@ -11,7 +11,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from shared.deadletter import DeadLetterMiddleware
-from shared.metrics import HopLatency, faststream_metrics
+from shared.metrics import KafkaMetrics
 from shared.semconv import ConventionalKafkaTelemetry, messaging_conventions
 from shared.settings import PillarsSettings
 from shared.topics import MAX_MESSAGE_BYTES, Topic, consumer_group
@@ -57,8 +57,7 @@ def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider)
                 conventions=messaging_conventions(),
                 tracer_provider=tracer,
             ),
-            faststream_metrics(service),
-            functools.partial(HopLatency, service=service),
+            KafkaMetrics(service),
         ],
     )
 

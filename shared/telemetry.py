@@ -17,7 +17,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from shared.semconv import MessagingSpanNames, messaging_conventions
+from shared.semconv import ServiceAttribute
 
 __all__ = [
     "continue_trace",
@@ -41,7 +41,7 @@ def setup_tracing(service: str) -> TracerProvider:
     if PROJECT_ATTRIBUTE not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
         attributes[PROJECT_ATTRIBUTE] = DEFAULT_PROJECT
     provider = TracerProvider(resource=Resource.create(attributes))
-    provider.add_span_processor(MessagingSpanNames(service, messaging_conventions()))
+    provider.add_span_processor(ServiceAttribute(service))
     exporter_choice = os.environ.get("OTEL_TRACES_EXPORTER", "otlp")
     if exporter_choice != "none" and any(os.environ.get(v) for v in _ENDPOINT_VARS):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

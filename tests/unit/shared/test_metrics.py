@@ -1,4 +1,4 @@
-"""Prometheus metrics: hop latency from Kafka timestamps, the endpoint and its discovery file."""
+"""Prometheus metrics: Kafka's families and hop latency, the endpoint and its discovery file."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from faststream import ContextRepo
+from faststream import AckPolicy, ContextRepo
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from prometheus_client import REGISTRY
 
-from shared.metrics import HopLatency, MetricsEndpoint
+from shared.deadletter import Rejected
+from shared.metrics import KafkaMetrics, MetricsEndpoint
 
 pytestmark = pytest.mark.observability
 
@@ -33,9 +35,102 @@ async def test_every_record_of_a_batch_observes_its_time_since_its_kafka_timesta
     untimed = SimpleNamespace(topic="t.hop", timestamp=-1)  # no timestamp: not observed
     records = (*late, untimed)
     before_count, before_sum = hop_count("unit", "t.hop"), hop_sum("unit", "t.hop")
-    await HopLatency(records, context=ContextRepo(), service="unit").on_receive()
+    await KafkaMetrics("unit")(records, context=ContextRepo()).on_receive()
     assert hop_count("unit", "t.hop") - before_count == 2
     assert hop_sum("unit", "t.hop") - before_sum == pytest.approx(5.0, abs=0.5)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_messages_are_counted_in_faststreams_families_by_status() -> None:
+    broker = KafkaBroker("unused:9092", middlewares=[KafkaMetrics("metered")])
+    app = {"app_name": "pillars-metered", "broker": "kafka"}
+
+    @broker.subscriber("t.metered", group_id="g", ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def handle(body: str) -> None:
+        if body == "bad":
+            raise Rejected("bad")
+
+    publisher = broker.publisher("t.out")
+    before = {
+        "in": sample("faststream_received_messages_total", **app, handler="t.metered"),
+        "ok": sample(
+            "faststream_received_processed_messages_total",
+            **app,
+            handler="t.metered",
+            status="acked",
+        ),
+        "error": sample(
+            "faststream_received_processed_messages_total",
+            **app,
+            handler="t.metered",
+            status="error",
+        ),
+        "raised": sample(
+            "faststream_received_processed_messages_exceptions_total",
+            **app,
+            handler="t.metered",
+            exception_type="Rejected",
+        ),
+        "out": sample(
+            "faststream_published_messages_total",
+            **app,
+            destination="t.out",
+            status="success",
+        ),
+    }
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish("good", "t.metered")
+        await test_broker.publish("also good", "t.metered")
+        with pytest.raises(Rejected):
+            await test_broker.publish("bad", "t.metered")
+        await publisher.publish("sent")
+    after = {
+        "in": sample("faststream_received_messages_total", **app, handler="t.metered"),
+        "ok": sample(
+            "faststream_received_processed_messages_total",
+            **app,
+            handler="t.metered",
+            status="acked",
+        ),
+        "error": sample(
+            "faststream_received_processed_messages_total",
+            **app,
+            handler="t.metered",
+            status="error",
+        ),
+        "raised": sample(
+            "faststream_received_processed_messages_exceptions_total",
+            **app,
+            handler="t.metered",
+            exception_type="Rejected",
+        ),
+        "out": sample(
+            "faststream_published_messages_total",
+            **app,
+            destination="t.out",
+            status="success",
+        ),
+    }
+    assert {k: after[k] - before[k] for k in after} == {
+        "in": 3,
+        "ok": 2,
+        "error": 1,
+        "raised": 1,
+        "out": 1,
+    }
+    in_process = sample("faststream_received_messages_in_process", **app, handler="t.metered")
+    assert in_process == 0
+    assert (
+        sample(
+            "faststream_received_processed_messages_duration_seconds_count",
+            **app,
+            handler="t.metered",
+        )
+        >= 3
+    )
 
 
 def test_the_endpoint_serves_metrics_and_lists_itself_for_discovery(tmp_path: Path) -> None:
