@@ -147,10 +147,11 @@ class _DeferredCommitMessage(KafkaAckableMessage):
 
 
 async def commit_after_handling(
-    record: ConsumerRecord[Any, Any], original: Any
+    records: ConsumerRecord[Any, Any] | tuple[ConsumerRecord[Any, Any], ...], original: Any
 ) -> StreamMessage[Any]:
-    """A FastStream parser: the message as FastStream builds it, acked by deferred commits."""
-    message: StreamMessage[Any] = await original(record)
+    """A FastStream parser: the message (one record or a batch) as FastStream builds it,
+    acked by deferred commits."""
+    message: StreamMessage[Any] = await original(records)
     if type(message) is KafkaAckableMessage:
         message.__class__ = _DeferredCommitMessage
     return message

@@ -26,11 +26,11 @@ class PgRetriever:
         """Return up to `k` of the tenant's chunks, most similar first (`ef_search`: this
         search's HNSW candidate list, else the configured one)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT set_config('hnsw.ef_search', $1, true)", str(ef_search or self._ef_search)
-            )
-            await conn.execute(
-                "SELECT set_config('hnsw.iterative_scan', $1, true)", self._iterative_scan
+            await conn.execute(  # one round trip for both of this search's settings
+                "SELECT set_config('hnsw.ef_search', $1, true), "
+                "set_config('hnsw.iterative_scan', $2, true)",
+                str(ef_search or self._ef_search),
+                self._iterative_scan,
             )
             rows = await conn.fetch(
                 "SELECT chunk_id, document_id, title, source, text, "

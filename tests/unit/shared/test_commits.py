@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
+from faststream.kafka.message import KafkaAckableMessage
 
-from shared.commits import DeferredCommits, commits_of, flush_partitions
+from shared.commits import (
+    COMMIT_INTERVAL_S,
+    DeferredCommits,
+    commit_after_handling,
+    commits_of,
+    flush_partitions,
+)
 
 P0, P1, P2 = (TopicPartition("t", p) for p in range(3))
 
@@ -97,3 +104,37 @@ async def test_a_consumer_commits_what_it_handled_before_it_stops_and_before_a_r
     assert moving.commits == [{P2: 6}]
     await moving.stop()
     assert moving.commits == [{P2: 6}, {P1: 5}]
+
+
+class BatchConsumer(AIOKafkaConsumer):
+    """An aiokafka consumer (as the message checks) that only records its commits."""
+
+    def __init__(self) -> None:  # no connection: nothing of aiokafka's own is used
+        self.commits: list[dict[TopicPartition, int]] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return {P0, P1}
+
+    async def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        self.commits.append(dict(offsets or {}))
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_a_handled_batch_notes_every_record_and_commits_them_in_one_request() -> None:
+    consumer = BatchConsumer()
+    batch = (record(P0, 2), record(P1, 7), record(P0, 1))
+
+    async def original(records: tuple[ConsumerRecord[bytes, bytes], ...]) -> KafkaAckableMessage:
+        return KafkaAckableMessage(
+            raw_message=records, body=[r.value for r in records], consumer=consumer
+        )
+
+    message = await commit_after_handling(batch, original)
+    await message.ack()
+    assert consumer.commits == []  # noted, committed within the interval
+    await asyncio.sleep(COMMIT_INTERVAL_S + 0.3)
+    assert consumer.commits == [{P0: 3, P1: 8}]
+    await consumer.stop()  # commits what is left (nothing) first
+    assert consumer.commits == [{P0: 3, P1: 8}]
