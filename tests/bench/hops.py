@@ -40,8 +40,13 @@ QUESTIONS = [
 ]
 
 
-async def kafka_hop_ms(bootstrap: str, samples: int = 200) -> list[float]:
-    """Latency of one produce -> consume hop with plain aiokafka on a scratch topic."""
+async def kafka_hop_ms(bootstrap: str, samples: int = 200, pace_s: float = 0.0) -> list[float]:
+    """Latency of one produce -> consume hop with plain aiokafka on a scratch topic.
+
+    `pace_s`: the pause after each hop. Back to back (0) the broker and both ends stay hot;
+    paced like a steady offered load, each hop starts from idle threads and cold caches,
+    which on a small VM cost as much again as the hop itself.
+    """
     topic = topic_name(Topic.SCALING)  # exists everywhere; only our own keys are timed
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -58,6 +63,8 @@ async def kafka_hop_ms(bootstrap: str, samples: int = 200) -> list[float]:
                 if record.key == marker + str(i).encode():
                     latencies.append((time.perf_counter() - sent) * 1000)
                     break
+            if pace_s:
+                await asyncio.sleep(pace_s)
     finally:
         await producer.stop()
         await consumer.stop()
