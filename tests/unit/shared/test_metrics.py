@@ -44,9 +44,30 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+APP = {"app_name": "pillars-metered", "broker": "kafka"}
+HANDLED = {**APP, "handler": "t.metered"}
+
+
+def kafka_counts() -> dict[str, float]:
+    """The `faststream_*` counts of the test's handler and destination, now."""
+    processed = "faststream_received_processed_messages_total"
+    return {
+        "in": sample("faststream_received_messages_total", **HANDLED),
+        "ok": sample(processed, **HANDLED, status="acked"),
+        "error": sample(processed, **HANDLED, status="error"),
+        "raised": sample(
+            "faststream_received_processed_messages_exceptions_total",
+            **HANDLED,
+            exception_type="Rejected",
+        ),
+        "out": sample(
+            "faststream_published_messages_total", **APP, destination="t.out", status="success"
+        ),
+    }
+
+
 async def test_messages_are_counted_in_faststreams_families_by_status() -> None:
     broker = KafkaBroker("unused:9092", middlewares=[KafkaMetrics("metered")])
-    app = {"app_name": "pillars-metered", "broker": "kafka"}
 
     @broker.subscriber("t.metered", group_id="g", ack_policy=AckPolicy.NACK_ON_ERROR)
     async def handle(body: str) -> None:
@@ -54,66 +75,14 @@ async def test_messages_are_counted_in_faststreams_families_by_status() -> None:
             raise Rejected("bad")
 
     publisher = broker.publisher("t.out")
-    before = {
-        "in": sample("faststream_received_messages_total", **app, handler="t.metered"),
-        "ok": sample(
-            "faststream_received_processed_messages_total",
-            **app,
-            handler="t.metered",
-            status="acked",
-        ),
-        "error": sample(
-            "faststream_received_processed_messages_total",
-            **app,
-            handler="t.metered",
-            status="error",
-        ),
-        "raised": sample(
-            "faststream_received_processed_messages_exceptions_total",
-            **app,
-            handler="t.metered",
-            exception_type="Rejected",
-        ),
-        "out": sample(
-            "faststream_published_messages_total",
-            **app,
-            destination="t.out",
-            status="success",
-        ),
-    }
+    before = kafka_counts()
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish("good", "t.metered")
         await test_broker.publish("also good", "t.metered")
         with pytest.raises(Rejected):
             await test_broker.publish("bad", "t.metered")
         await publisher.publish("sent")
-    after = {
-        "in": sample("faststream_received_messages_total", **app, handler="t.metered"),
-        "ok": sample(
-            "faststream_received_processed_messages_total",
-            **app,
-            handler="t.metered",
-            status="acked",
-        ),
-        "error": sample(
-            "faststream_received_processed_messages_total",
-            **app,
-            handler="t.metered",
-            status="error",
-        ),
-        "raised": sample(
-            "faststream_received_processed_messages_exceptions_total",
-            **app,
-            handler="t.metered",
-            exception_type="Rejected",
-        ),
-        "out": sample(
-            "faststream_published_messages_total",
-            **app,
-            destination="t.out",
-            status="success",
-        ),
-    }
+    after = kafka_counts()
     assert {k: after[k] - before[k] for k in after} == {
         "in": 3,
         "ok": 2,
@@ -121,16 +90,10 @@ async def test_messages_are_counted_in_faststreams_families_by_status() -> None:
         "raised": 1,
         "out": 1,
     }
-    in_process = sample("faststream_received_messages_in_process", **app, handler="t.metered")
+    in_process = sample("faststream_received_messages_in_process", **HANDLED)
     assert in_process == 0
-    assert (
-        sample(
-            "faststream_received_processed_messages_duration_seconds_count",
-            **app,
-            handler="t.metered",
-        )
-        >= 3
-    )
+    duration = "faststream_received_processed_messages_duration_seconds_count"
+    assert sample(duration, **HANDLED) >= 3
 
 
 def test_the_endpoint_serves_metrics_and_lists_itself_for_discovery(tmp_path: Path) -> None:

@@ -1,18 +1,23 @@
 """ServiceKit: batch subscribers hand records over as soon as they arrive; request topics are
-read by several consumers a replica; handlers find what the lifespan built."""
+read by several consumers a replica; handlers find what the lifespan built; records are
+validated from their JSON; the services run on uvloop."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+import uvloop
 from faststream.kafka.subscriber.usecase import (
     ConcurrentBetweenPartitionsSubscriber,
     DefaultSubscriber,
 )
+from faststream.message import StreamMessage
+from pydantic import ValidationError
 
+from shared.events import InferenceRequest
 from shared.messaging import consumers_per_replica
-from shared.service import ServiceKit
+from shared.service import ServiceKit, event_loop_factory, validated_as
 from shared.settings import PillarsSettings
 from shared.topics import Topic
 
@@ -69,3 +74,19 @@ def test_handlers_find_what_the_lifespan_built_and_a_clear_error_before() -> Non
         kit.built("runner")
     kit.broker.context.set_global("runner", runner := object())
     assert kit.built("runner") is runner
+
+
+async def test_a_record_is_validated_from_its_json_as_its_topics_event() -> None:
+    decode = validated_as(InferenceRequest)
+    request = InferenceRequest(tenant="acme", request_id="r1", query="How?", user_id="u1")
+    body = request.model_dump_json().encode()
+    decoded = await decode(StreamMessage(raw_message=None, body=body))
+    assert decoded == request
+    with pytest.raises(ValidationError, match="tenant"):
+        await decode(StreamMessage(raw_message=None, body=b'{"request_id": "r2"}'))
+
+
+def test_the_services_run_on_uvloop_unless_asked_for_asyncio() -> None:
+    assert event_loop_factory("uvloop") is uvloop.new_event_loop
+    assert event_loop_factory("asyncio") is None
+    assert PillarsSettings(kafka_bootstrap_servers="k:9092").event_loop == "uvloop"
