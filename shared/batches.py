@@ -8,8 +8,9 @@ from typing import Any, Generic, TypeVar
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 
-from shared.deadletter import dead_letter, describe, record_headers, records_of
+from shared.deadletter import dead_letter, describe, record_headers
 from shared.events import Event
+from shared.records import records_of
 
 __all__ = ["Received", "raw_bodies", "valid_events"]
 

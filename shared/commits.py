@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
 from faststream.message import StreamMessage
 
-from shared.deadletter import records_of
+from shared.records import records_of
 
 __all__ = [
     "COMMIT_INTERVAL_S",

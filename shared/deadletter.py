@@ -19,6 +19,7 @@ from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
 
 from shared.metrics import DEADLETTERS
+from shared.records import records_of
 from shared.topics import dlq_name
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "dead_letter",
     "is_transient",
     "record_headers",
-    "records_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,11 +93,6 @@ async def dead_letter(
         consumer,
         reason,
     )
-
-
-def records_of(raw: Any) -> tuple[ConsumerRecord[bytes, bytes], ...]:
-    """Return the records a raw Kafka message carries: its one record, or a batch's."""
-    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
 
 
 class DeadLetterMiddleware(BaseMiddleware):

@@ -28,6 +28,8 @@ from faststream.prometheus.container import MetricsContainer
 from faststream.prometheus.types import ProcessingStatus, PublishingStatus
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
 
+from shared.records import records_of
+
 __all__ = [
     "CONSUMER_LAG",
     "CURRENT_REPLICAS",
@@ -156,8 +158,7 @@ class _KafkaMeasures(BaseMiddleware[KafkaPublishCommand, Any]):
     async def on_receive(self) -> None:
         """Observe each record's time since its Kafka timestamp before anything else runs."""
         now_ms = time.time() * 1000
-        records = self.msg if isinstance(self.msg, tuple | list) else (self.msg,)
-        for record in records:
+        for record in records_of(self.msg):
             timestamp = getattr(record, "timestamp", None)
             if isinstance(timestamp, int) and timestamp > 0:
                 self.metrics.hop(record.topic).observe(max(0.0, now_ms - timestamp) / 1000)
@@ -165,8 +166,7 @@ class _KafkaMeasures(BaseMiddleware[KafkaPublishCommand, Any]):
 
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         """Count the message in, time its processing and count it out by status."""
-        raw = msg.raw_message
-        records = raw if isinstance(raw, tuple | list) else (raw,)
+        records = records_of(msg.raw_message)
         topic, count = str(records[0].topic), len(records)
         child = self.metrics.child
         child("received_messages_total", topic).inc(count)
