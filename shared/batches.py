@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from shared.deadletter import dead_letter, describe, record_headers
 from shared.events import Event
-from shared.records import records_of
+from shared.records import event_from_record, records_of
 
 __all__ = ["Received", "raw_bodies", "valid_events"]
 
@@ -37,7 +37,7 @@ async def valid_events(
     received: list[Received[E]] = []
     for record in records_of(msg.raw_message):
         try:
-            event = model.model_validate_json(record.value or b"")
+            event = event_from_record(model, record.value or b"", record)
         except ValidationError as exc:
             await dead_letter(broker, record, reason=describe(exc), consumer=consumer)
             continue

@@ -8,7 +8,7 @@ from services.ingestion.app import create_app
 from services.ingestion.config import IngestionSettings
 from services.scaler.adapters.kafka_lag import KafkaLagProbe
 from shared.client import PillarsClient
-from shared.events import DocumentChanged, DocumentChunked
+from shared.events import DocumentChanged, DocumentChunked, RequestAccepted
 from shared.runtime.stack import Endpoints
 from shared.topics import Topic, dlq_name, ensure_topics, topic_name
 
@@ -92,3 +92,53 @@ async def test_lag_probe_counts_uncommitted_and_committed(
             await consumer.stop()
     finally:
         await probe.stop()
+
+
+async def test_a_request_redelivered_without_ids_keeps_its_identity(
+    endpoints: Endpoints, tenant: str
+) -> None:
+    """A producer like the README's kcat line sends no `event_id`; after a crash ingestion
+    reads the record again, and what it derives must be the same event as the first time."""
+    bootstrap = endpoints.kafka_bootstrap_servers
+    await ensure_topics(bootstrap, tenant, partitions=3)
+    settings = IngestionSettings(
+        kafka_bootstrap_servers=bootstrap,
+        database_url=endpoints.database_url,
+        topic_prefix=tenant,
+    )
+    body = b'{"tenant": "acme", "request_id": "r-2", "query": "returns?", "user_id": "u"}'
+    async with PillarsClient(bootstrap, prefix=tenant, source="/tests") as client:
+        accepted = await client.watch(Topic.REQUESTS_ACCEPTED)
+        await client.publish_raw(Topic.REQUESTS, body, key=b"acme/r-2")
+        seen: list[RequestAccepted] = []
+        for delivery in range(2):
+            app = create_app(settings)
+            assert app.broker is not None
+            async with app.lifespan_context():  # what `app.run()` does, without the signals
+                await app.start()
+                try:
+                    got = await accepted.collect(lambda e: len(e) >= 1, timeout_s=60)
+                finally:
+                    await app.stop()
+            seen += [e for e in got if isinstance(e, RequestAccepted)]
+            if delivery == 0:  # as after a crash: the group's offsets go back to the record
+                group = f"{tenant}.ingestion.requests"
+                await rewind(bootstrap, group, topic_name(Topic.REQUESTS, tenant))
+        await accepted.stop()
+    assert len(seen) == 2
+    assert seen[0].event_id == seen[1].event_id
+    assert seen[0].request_occurred_at == seen[1].request_occurred_at
+
+
+async def rewind(bootstrap: str, group: str, topic: str) -> None:
+    """Commit offset 0 on every partition of `topic` for `group` (which has no members)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(3)]
+        consumer.assign(partitions)
+        await consumer.commit(dict.fromkeys(partitions, 0))
+    finally:
+        await consumer.stop()
