@@ -373,7 +373,17 @@ def main(argv: list[str] | None = None) -> int:
         "train": _train,
         "schemas": _schemas,
     }
-    return handlers[args.command](args)
+    from pydantic import ValidationError
+
+    from shared.settings import settings_problem
+
+    try:
+        return handlers[args.command](args)
+    except ValidationError as exc:
+        if exc.title.endswith("Settings"):  # the environment is wrong, not pillars
+            print(f"pillars: {settings_problem(exc)}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

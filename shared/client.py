@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from shared.cloudevents import ce_headers
 from shared.events import Event
+from shared.settings import bootstrap_list
 from shared.topics import EVENT_OF, MAX_MESSAGE_BYTES, Topic, dlq_name, topic_name
 
 __all__ = ["PillarsClient", "Watch"]
@@ -62,8 +63,10 @@ class Watch:
 class PillarsClient:
     """Publishes events with keys and CloudEvents headers; watches topics for results."""
 
-    def __init__(self, bootstrap_servers: str, *, prefix: str = "pillars", source: str) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(
+        self, bootstrap_servers: str | Sequence[str], *, prefix: str = "pillars", source: str
+    ) -> None:
+        self._bootstrap = bootstrap_list(bootstrap_servers)
         self._prefix = prefix
         self._source = source
         self._producer: AIOKafkaProducer | None = None

@@ -16,6 +16,8 @@ from aiokafka.protocol.admin import (
 )
 from aiokafka.protocol.api import Request
 
+from shared.settings import bootstrap_list
+
 __all__ = ["group_members", "wait_for_members"]
 
 _UpToV2 = DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2
@@ -43,10 +45,13 @@ async def group_members(admin: AIOKafkaAdminClient, group: str) -> int:
 
 
 async def wait_for_members(
-    bootstrap: str, groups: Sequence[str], diagnostics: Callable[[], str], timeout_s: float = 240
+    bootstrap: str | Sequence[str],
+    groups: Sequence[str],
+    diagnostics: Callable[[], str],
+    timeout_s: float = 240,
 ) -> None:
     """Wait until every group has a member; fail with `diagnostics()` (e.g. service logs)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_list(bootstrap))
     await admin.start()
     deadline = time.monotonic() + timeout_s
     try:

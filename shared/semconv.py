@@ -22,7 +22,7 @@ client id and the broker address, and `ServiceAttribute` stamps each with its se
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -125,13 +125,14 @@ class ConventionalKafkaTelemetry:
         service: str,
         prefix: str,
         client_id: str,
-        servers: str,
+        servers: str | Sequence[str],
         conventions: Conventions,
         tracer_provider: TracerProvider,
     ) -> None:
         self.tracer = tracer_provider.get_tracer(INSTRUMENTATION_SCOPE)
         self.conventions = conventions
-        host, _, port = servers.split(",")[0].strip().rpartition(":")
+        first = servers.split(",")[0] if isinstance(servers, str) else next(iter(servers), "")
+        host, _, port = first.strip().rpartition(":")
         self._common: dict[str, Any] = {
             "messaging.system": "kafka",
             "messaging.client.id": client_id,

@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["PillarsSettings", "cache_dir", "default_data_dir"]
+__all__ = [
+    "PillarsSettings",
+    "bootstrap_list",
+    "cache_dir",
+    "default_data_dir",
+    "settings_problem",
+]
+
+_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
+
+
+def _address(entry: str) -> str:
+    """Return `entry` as `host:port`, or raise ValueError naming what is wrong with it."""
+    host, sep, port = entry.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{entry!r} is not host:port (a port from 1 to 65535)")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValueError(f"{entry!r}: {host} is not an IPv6 address") from None
+    elif not _HOST.match(host):
+        raise ValueError(f"{entry!r}: {host!r} is not a host name or address")
+    return f"{host}:{int(port)}"
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """Return one line saying which settings are wrong and why (no stack trace)."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(message if message.startswith("PILLARS_") else f"{where}: {message}")
+    return f"invalid settings: {'; '.join(problems)}"
+
+
+def bootstrap_list(servers: str | Sequence[str]) -> list[str]:
+    """Return Kafka bootstrap addresses as a list of `host:port`.
+
+    Takes what Kafka tools and managed services hand out, a comma-separated string
+    (`b1:9092,b2:9092`), or a list; raises ValueError with one line naming the bad address.
+    """
+    entries = servers.split(",") if isinstance(servers, str) else list(servers)
+    addresses = [_address(e.strip()) for e in entries if e.strip()]
+    if not addresses:
+        raise ValueError("no Kafka bootstrap address given")
+    return addresses
 
 
 def default_data_dir() -> Path:
@@ -31,8 +80,10 @@ class PillarsSettings(BaseSettings):
         default_factory=default_data_dir,
         description="Holds the embedded Kafka log, Postgres data and caches.",
     )
-    kafka_bootstrap_servers: str | None = Field(
-        default=None, description="External Kafka, e.g. `kafka:9092`; unset = embedded broker."
+    kafka_bootstrap_servers: Annotated[str | None, NoDecode] = Field(
+        default=None,
+        description="External Kafka: one `host:port` or a comma-separated list, e.g. "
+        "`b1:9092,b2:9092,b3:9092` (a list is accepted too); unset = embedded broker.",
     )
     database_url: str | None = Field(
         default=None,
@@ -93,15 +144,28 @@ class PillarsSettings(BaseSettings):
         description="Wait before a message that hit a transient error is retried.",
     )
 
+    @field_validator("kafka_bootstrap_servers", mode="before")
+    @classmethod
+    def _one_bootstrap_form(cls, value: object) -> object:
+        """Normalise a comma-separated string or a list to `host:port,host:port`."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str | list | tuple):
+            try:
+                return ",".join(bootstrap_list(value))
+            except ValueError as exc:
+                raise ValueError(f"PILLARS_KAFKA_BOOTSTRAP_SERVERS: {exc}") from None
+        return value
+
     @property
-    def bootstrap_servers(self) -> str:
-        """Return the Kafka bootstrap servers, or fail naming the setting."""
+    def bootstrap_servers(self) -> list[str]:
+        """Return the Kafka bootstrap addresses, or fail naming the setting."""
         if not self.kafka_bootstrap_servers:
             raise RuntimeError(
                 "PILLARS_KAFKA_BOOTSTRAP_SERVERS is not set: start the platform with "
                 "`pillars up`, or point it at a Kafka broker."
             )
-        return self.kafka_bootstrap_servers
+        return bootstrap_list(self.kafka_bootstrap_servers)
 
     @property
     def dsn(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,6 +22,7 @@ from shared.events import (
     RequestEmbedded,
     ScalingDecision,
 )
+from shared.settings import bootstrap_list
 
 __all__ = [
     "CONSUMED",
@@ -110,10 +112,13 @@ def all_topic_names(prefix: str) -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, prefix: str, partitions: int, replication_factor: int = 1
+    bootstrap_servers: str | Sequence[str],
+    prefix: str,
+    partitions: int,
+    replication_factor: int = 1,
 ) -> list[str]:
     """Create the topics that do not exist yet and return the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_list(bootstrap_servers))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

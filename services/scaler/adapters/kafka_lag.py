@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.scaler.ports import GroupLag
 from shared.kafka_admin import group_members
+from shared.settings import bootstrap_list
 
 __all__ = ["KafkaLagProbe"]
 
@@ -14,9 +17,10 @@ __all__ = ["KafkaLagProbe"]
 class KafkaLagProbe:
     """LagProbe over an admin client (groups) and a group-less consumer (end offsets)."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    def __init__(self, bootstrap_servers: str | Sequence[str]) -> None:
+        servers = bootstrap_list(bootstrap_servers)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None)
 
     async def start(self) -> None:
         """Connect both clients."""

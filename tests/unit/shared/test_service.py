@@ -8,6 +8,7 @@ import time
 
 import pytest
 import uvloop
+from faststream import FastStream
 from faststream.kafka.subscriber.usecase import (
     ConcurrentBetweenPartitionsSubscriber,
     DefaultSubscriber,
@@ -17,8 +18,8 @@ from pydantic import ValidationError
 
 from shared.events import InferenceRequest
 from shared.messaging import consumers_per_replica
-from shared.service import ServiceKit, event_loop_factory, validated_as
-from shared.settings import PillarsSettings
+from shared.service import ServiceKit, event_loop_factory, run_service, validated_as
+from shared.settings import PillarsSettings, settings_problem
 from shared.topics import Topic
 
 
@@ -90,3 +91,52 @@ def test_the_services_run_on_uvloop_unless_asked_for_asyncio() -> None:
     assert event_loop_factory("uvloop") is uvloop.new_event_loop
     assert event_loop_factory("asyncio") is None
     assert PillarsSettings(kafka_bootstrap_servers="k:9092").event_loop == "uvloop"
+
+
+def test_a_bootstrap_list_reaches_the_broker_as_addresses() -> None:
+    listed = "b1:9092, b2:9093,[::1]:9094"
+    settings = PillarsSettings(kafka_bootstrap_servers=listed)
+    assert settings.bootstrap_servers == ["b1:9092", "b2:9093", "[::1]:9094"]
+    assert PillarsSettings(kafka_bootstrap_servers=["b1:9092", "b2:9093"]).bootstrap_servers == [
+        "b1:9092",
+        "b2:9093",
+    ]
+    kit = ServiceKit("ingestion", settings)
+    # what aiokafka gets: each address on its own (FastStream wraps a plain string in a list)
+    assert kit.broker._connection_kwargs["bootstrap_servers"] == settings.bootstrap_servers
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("b1:9092,b2", "'b2' is not host:port"),
+        ("b1:99999", "a port from 1 to 65535"),
+        ("bad host:9092", "is not a host name"),
+        ("[nope]:9092", "not an IPv6 address"),
+        (" , ", "no Kafka bootstrap address given"),
+    ],
+)
+def test_a_bad_bootstrap_address_fails_with_one_line_naming_it(
+    given: str, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PILLARS_KAFKA_BOOTSTRAP_SERVERS", given)
+    with pytest.raises(ValidationError) as raised:
+        PillarsSettings()
+    line = settings_problem(raised.value)
+    assert "\n" not in line
+    assert line.startswith("invalid settings: PILLARS_KAFKA_BOOTSTRAP_SERVERS")
+    assert problem in line
+
+
+def test_a_service_with_bad_settings_exits_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("PILLARS_KAFKA_BOOTSTRAP_SERVERS", "b1:9092,b2")
+
+    def create_app() -> FastStream:
+        raise AssertionError("the app is not built on bad settings")
+
+    with pytest.raises(SystemExit) as exited:
+        run_service(create_app)
+    assert exited.value.code == 2
+    assert "'b2' is not host:port" in caplog.text
