@@ -9,13 +9,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.runtime.host import die_with_parent
 
-__all__ = ["SERVICES", "ServiceProcess", "Supervisor"]
+__all__ = ["SERVICES", "ServiceProcess", "Supervisor", "service_command"]
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +52,32 @@ class ServiceProcess:
         return self.process is not None and self.process.poll() is None
 
 
+def service_command(service: str) -> list[str]:
+    """Return the command line that runs one replica of `service`."""
+    return [sys.executable, "-m", f"services.{service}"]
+
+
 class Supervisor:
     """Starts, watches, scales and stops service processes (`python -m services.<name>`)."""
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_dir: Path,
+        command: Callable[[str], list[str]] = service_command,
+    ) -> None:
         self._env = dict(env)
         self._log_dir = log_dir
+        self._command = command
         self._replicas: dict[str, list[ServiceProcess]] = {}
         # The control API scales from its own threads while the main loop restarts the dead.
         self._lock = threading.RLock()
+        # Every child is started from this one thread, which lives as long as the supervisor:
+        # Linux ties a child's parent-death signal to the *thread* that forked it, so a
+        # replica started from a control-API request thread got SIGTERM as soon as that
+        # connection's thread ended (50-65 s after a scale-up, when the scaler's connection
+        # closed).
+        self._spawner: ThreadPoolExecutor | None = None
 
     def start(self, services: tuple[str, ...] = SERVICES) -> None:
         """Start one replica of each service."""
@@ -122,14 +140,24 @@ class Supervisor:
         with self._lock:
             everyone = self.processes()
             self._replicas.clear()
+            spawner, self._spawner = self._spawner, None
         self._terminate(everyone, timeout_s)
+        if spawner is not None:
+            spawner.shutdown()
 
     def _spawn(self, replica: ServiceProcess) -> None:
+        with self._lock:
+            if self._spawner is None:
+                self._spawner = ThreadPoolExecutor(1, thread_name_prefix="pillars-spawner")
+            spawner = self._spawner
+        spawner.submit(self._popen, replica).result()
+
+    def _popen(self, replica: ServiceProcess) -> None:
         env = self._env | {"PILLARS_REPLICA": str(replica.replica)}
         replica.log_path.parent.mkdir(parents=True, exist_ok=True)
         with replica.log_path.open("ab") as log_file:
             replica.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{replica.service}"],
+                self._command(replica.service),
                 env=env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
