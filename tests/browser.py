@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from shared.runtime.host import exclusive
+from shared.platform.runtime.host import exclusive
 
 __all__ = ["PACKAGES", "chromium_executable", "launch_args"]
 

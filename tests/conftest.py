@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.client import PillarsClient
-from shared.runtime.stack import Endpoints, Stack
-from shared.settings import PillarsSettings
+from shared.kit.settings import PillarsSettings
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.stack import Endpoints, Stack
 
 
 @pytest.fixture(scope="session")

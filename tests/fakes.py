@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from services.embedding.ports import VersionApplied
 from services.evaluator.ports import PredictionScore, VariantTotals
 from services.feedback.ports import KnownPrediction
-from shared.events import DocumentChunked, ModelRef, RetrievedChunk
+from shared.contracts.events import DocumentChunked, ModelRef, RetrievedChunk
 
 
 class FakeEncoder:

@@ -7,17 +7,17 @@ import asyncio
 import asyncpg
 from faststream import FastStream
 
-from services.embedding.adapters.encoders import load_encoder
 from services.embedding.adapters.pgvector_store import PgChunkStore
 from services.embedding.config import EmbeddingSettings
 from services.embedding.handlers import SERVICE, embed_requests, index_documents
 from services.embedding.ports import ChunkStore, Encoder
-from shared.batches import Received
-from shared.events import DocumentChunked, RequestAccepted, RequestEmbedded, utcnow
-from shared.metrics import EMBED_BATCH_SIZE
-from shared.openinference import Kind, ModelWork, embedding_attributes
-from shared.service import ServiceKit
-from shared.topics import Topic
+from shared.contracts.events import DocumentChunked, RequestAccepted, RequestEmbedded, utcnow
+from shared.contracts.topics import Topic
+from shared.encoders.loading import load_encoder
+from shared.kit.batches import Received
+from shared.kit.metrics import EMBED_BATCH_SIZE
+from shared.kit.openinference import Kind, ModelWork, embedding_attributes
+from shared.kit.service import ServiceKit
 
 __all__ = ["create_app"]
 

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
-from shared.settings import PillarsSettings
+from shared.encoders import EncoderSettings
 
 __all__ = ["EmbeddingSettings"]
 
 
-class EmbeddingSettings(PillarsSettings):
+class EmbeddingSettings(EncoderSettings):
     """`PILLARS_*` settings of the embedding service."""
 
-    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="onnx-int8",
-        description="torch (sentence-transformers), onnx (ONNX Runtime fp32) or onnx-int8 "
-        "(dynamically quantised); ONNX files are exported once, into ~/.cache/pillars/onnx.",
-    )
-    embedding_batch_size: int = Field(default=16, ge=1, description="Texts per encode call.")
-    embedding_threads: int = Field(
-        default=2,
-        ge=1,
-        description="Threads of the backend's intra-op pool for document chunks "
-        "(ONNX encodes queries on one thread of their own).",
-    )
     chunk_batch_max_records: int = Field(
         default=32, ge=1, description="Chunk messages gathered into one batch."
     )

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 from services.embedding.ports import ChunkStore, Encoder
-from shared.events import (
+from shared.contracts.events import (
     DocumentChunked,
     DocumentIndexed,
     RequestAccepted,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.events import DocumentChunked, ModelRef
+from shared.contracts.events import DocumentChunked, ModelRef
 
 __all__ = ["ChunkStore", "Encoder", "VersionApplied"]
 

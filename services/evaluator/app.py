@@ -21,14 +21,14 @@ from services.evaluator.handlers import SERVICE, evaluate_prediction, record_out
 from services.evaluator.judge import GeneratorJudge
 from services.evaluator.ports import ScoreBook
 from services.evaluator.sequential import SequentialTest
-from shared.cloudevents import envelope, publish_event
-from shared.events import Outcome, Prediction, RequestEmbedded
+from shared.contracts.events import Outcome, Prediction, RequestEmbedded
+from shared.contracts.topics import Topic
 from shared.generators import build_generator
-from shared.metrics import RETRIEVAL_RELEVANCE
-from shared.openinference import Kind, annotate_current_span, model_span, request_attributes
-from shared.service import ServiceKit
-from shared.telemetry import link_to
-from shared.topics import Topic
+from shared.kit.metrics import RETRIEVAL_RELEVANCE
+from shared.kit.openinference import Kind, annotate_current_span, model_span, request_attributes
+from shared.kit.publishing import envelope, publish_event
+from shared.kit.service import ServiceKit
+from shared.kit.telemetry import link_to
 
 __all__ = ["REPORT_TENANT", "create_app"]
 

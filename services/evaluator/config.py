@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from shared.generators import GeneratorBlock
-from shared.settings import PillarsSettings
+from shared.kit.settings import PillarsSettings
 
 __all__ = ["EvaluatorSettings"]
 

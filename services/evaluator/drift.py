@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from shared.events import DriftReport
+from shared.contracts.events import DriftReport
 
 __all__ = ["MIN_SAMPLES", "category_drift", "embedding_drift", "mmd2"]
 

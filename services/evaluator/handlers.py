@@ -18,7 +18,7 @@ from services.evaluator.classification import Confusion, classification_metrics
 from services.evaluator.drift import category_drift, embedding_drift
 from services.evaluator.ports import ArmSample, Judge, OutcomeRecord, PredictionScore, ScoreBook
 from services.evaluator.sequential import ArmSummary, SequentialTest
-from shared.events import (
+from shared.contracts.events import (
     ABVerdict,
     ArmMetrics,
     DriftReport,

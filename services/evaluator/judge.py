@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.events import ModelRef, Prediction
+from shared.contracts.events import ModelRef, Prediction
 from shared.generators import Generator, GeneratorError
 from shared.generators.prompts import fill_prompt, numbered_passages
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from shared.events import Evaluation, Prediction
+from shared.contracts.events import Evaluation, Prediction
 
 if TYPE_CHECKING:
     from services.evaluator.judge import Judgement

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.events import ABVerdict, ArmMetrics, Evaluation
+from shared.contracts.events import ABVerdict, ArmMetrics, Evaluation
 
 __all__ = ["PLOTTED", "ReportView", "format_table", "render_html"]
 

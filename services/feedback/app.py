@@ -18,13 +18,13 @@ from services.feedback.handlers import (
     remember_prediction,
 )
 from services.feedback.ports import PredictionLedger, ReviewPolicy
-from shared.cloudevents import envelope, publish_event
-from shared.events import Feedback, Prediction
-from shared.metrics import FEEDBACK
-from shared.openinference import annotate_current_span, request_attributes
-from shared.service import ServiceKit
-from shared.telemetry import link_current_span
-from shared.topics import Topic
+from shared.contracts.events import Feedback, Prediction
+from shared.contracts.topics import Topic
+from shared.kit.metrics import FEEDBACK
+from shared.kit.openinference import annotate_current_span, request_attributes
+from shared.kit.publishing import envelope, publish_event
+from shared.kit.service import ServiceKit
+from shared.kit.telemetry import link_current_span
 
 __all__ = ["create_app"]
 

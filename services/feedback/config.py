@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import PillarsSettings
+from shared.kit.settings import PillarsSettings
 
 __all__ = ["FeedbackSettings"]
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from services.feedback.ports import KnownPrediction, PredictionLedger, ReviewPolicy
 from shared.buckets import bucket
-from shared.deadletter import Rejected
-from shared.events import Feedback, Outcome, Prediction, derived_id, utcnow
+from shared.contracts.events import Feedback, Outcome, Prediction, derived_id, utcnow
+from shared.kit.deadletter import Rejected
 
 __all__ = ["SERVICE", "join_feedback", "remember_prediction", "review_reason"]
 

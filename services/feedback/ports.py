@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from shared.events import RetrievedChunk
+from shared.contracts.events import RetrievedChunk
 
 __all__ = ["KnownPrediction", "PredictionLedger", "ReviewPolicy"]
 

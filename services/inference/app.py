@@ -15,10 +15,10 @@ from services.inference.config import InferenceSettings
 from services.inference.handlers import SERVICE, answer_request, shadow_requests
 from services.inference.pipeline import SolutionRunner
 from services.inference.solutions import arms_solutions, load_solutions
-from shared.cloudevents import publish_event
-from shared.events import BlockRun, Prediction, RequestEmbedded, utcnow
-from shared.metrics import GENERATOR_COST, GENERATOR_TOKENS, PREDICTION_LATENCY, PREDICTIONS
-from shared.openinference import (
+from shared.contracts.events import BlockRun, Prediction, RequestEmbedded, utcnow
+from shared.contracts.topics import Topic
+from shared.kit.metrics import GENERATOR_COST, GENERATOR_TOKENS, PREDICTION_LATENCY, PREDICTIONS
+from shared.kit.openinference import (
     Kind,
     ModelWork,
     annotate_current_span,
@@ -26,9 +26,9 @@ from shared.openinference import (
     model_span,
     request_attributes,
 )
-from shared.service import ServiceKit
-from shared.telemetry import current_trace_id
-from shared.topics import Topic
+from shared.kit.publishing import publish_event
+from shared.kit.service import ServiceKit
+from shared.kit.telemetry import current_trace_id
 
 __all__ = ["create_app"]
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from shared.experiments import Experiment
-from shared.settings import PillarsSettings
+from shared.kit.settings import PillarsSettings
 
 __all__ = ["CATALOG", "InferenceSettings"]
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.inference.pipeline import Answer, SolutionRunner
 from services.inference.solutions import Solution
-from shared.events import Prediction, RequestEmbedded, Stage, derived_id, utcnow
+from shared.contracts.events import Prediction, RequestEmbedded, Stage, derived_id, utcnow
 
 __all__ = ["SERVICE", "UnknownSolution", "answer_request", "shadow_requests"]
 

@@ -23,7 +23,7 @@ from services.inference.models.classifiers import Classification
 from services.inference.ports import Classifiers, Generators, Retriever
 from services.inference.rules import first_match
 from services.inference.solutions import Solution
-from shared.events import BlockRun, ModelRef, RequestEmbedded, RetrievedChunk
+from shared.contracts.events import BlockRun, ModelRef, RequestEmbedded, RetrievedChunk
 from shared.generators import Generation, GeneratorError
 from shared.generators.prompts import fill_prompt, numbered_passages
 

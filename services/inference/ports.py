@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from shared.events import RetrievedChunk
+from shared.contracts.events import RetrievedChunk
 
 if TYPE_CHECKING:
     from services.inference.models.classifiers import LoadedClassifier

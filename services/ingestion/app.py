@@ -11,12 +11,12 @@ from services.ingestion.adapters.pg_assignments import PgAssignments
 from services.ingestion.config import IngestionSettings
 from services.ingestion.handlers import SERVICE, accept_request, chunk_document
 from services.ingestion.ports import Assignments
-from shared.cloudevents import envelope
-from shared.events import DocumentChanged, InferenceRequest
-from shared.models import max_sequence_length, model_folder
-from shared.openinference import annotate_current_span
-from shared.service import ServiceKit
-from shared.topics import Topic
+from shared.contracts.events import DocumentChanged, InferenceRequest
+from shared.contracts.topics import Topic
+from shared.encoders.model_folder import max_sequence_length, model_folder
+from shared.kit.openinference import annotate_current_span
+from shared.kit.publishing import envelope
+from shared.kit.service import ServiceKit
 
 __all__ = ["create_app"]
 

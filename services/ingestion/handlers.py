@@ -7,8 +7,7 @@ from datetime import datetime
 
 from services.ingestion.chunking import chunk_id, split_passages
 from services.ingestion.ports import Assignments, Tokenizer
-from shared.deadletter import Rejected
-from shared.events import (
+from shared.contracts.events import (
     Chunk,
     DocumentChanged,
     DocumentChunked,
@@ -20,6 +19,7 @@ from shared.events import (
     utcnow,
 )
 from shared.experiments import Experiment, assign_arm
+from shared.kit.deadletter import Rejected
 
 __all__ = ["accept_request", "chunk_document"]
 

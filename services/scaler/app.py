@@ -18,12 +18,12 @@ from services.scaler.config import ScalerSettings
 from services.scaler.handlers import SERVICE, ServiceScaler
 from services.scaler.policy import DrainPolicy, KedaPolicy, Policy
 from services.scaler.ports import GroupLag, ReplicaBackend
-from shared.cloudevents import publish_event
-from shared.events import ScalingDecision
-from shared.messaging import consumers_per_replica
-from shared.metrics import CONSUMER_LAG, CURRENT_REPLICAS, DESIRED_REPLICAS, SCALING_DECISIONS
-from shared.service import ServiceKit
-from shared.topics import Topic, consumer_group, topic_name
+from shared.contracts.events import ScalingDecision
+from shared.contracts.topics import Topic, consumer_group, topic_name
+from shared.kit.messaging import consumers_per_replica
+from shared.kit.metrics import CONSUMER_LAG, CURRENT_REPLICAS, DESIRED_REPLICAS, SCALING_DECISIONS
+from shared.kit.publishing import publish_event
+from shared.kit.service import ServiceKit
 
 __all__ = ["create_app", "make_backend", "make_policy"]
 

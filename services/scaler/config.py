@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.settings import PillarsSettings
-from shared.topics import CONSUMED_BY, Topic
+from shared.contracts.topics import CONSUMED_BY, Topic
+from shared.kit.settings import PillarsSettings
 
 __all__ = ["ScalerSettings"]
 

@@ -8,7 +8,7 @@ from itertools import zip_longest
 
 from services.scaler.policy import Observation, Policy, RateTracker, Stabilizer
 from services.scaler.ports import GroupLag
-from shared.events import ScalingDecision
+from shared.contracts.events import ScalingDecision
 
 __all__ = ["SERVICE", "ServiceScaler", "observe"]
 
@@ -64,7 +64,7 @@ class ServiceScaler:
         """Observe, update rates, recommend and stabilise; `acted` is for the caller to set.
 
         `consumers_per_replica`: the fewest consumers a replica runs for one of the topics
-        (see `shared.messaging.consumers_per_replica`); it bounds how many replicas the
+        (see `shared.kit.messaging.consumers_per_replica`); it bounds how many replicas the
         partitions can keep busy."""
         seen = observe(groups, replicas, at, consumers_per_replica)
         rates = self.tracker.update(seen)

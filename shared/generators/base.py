@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared.events import ModelRef
+from shared.contracts.events import ModelRef
 from shared.generators.block import GeneratorBlock
 
 __all__ = ["Generation", "Generator", "GeneratorError", "GeneratorUnavailable", "cost_usd"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.events import ModelRef, utcnow
+from shared.contracts.events import ModelRef, utcnow
 from shared.generators.base import Generation, GeneratorError, cost_usd
 from shared.generators.block import GeneratorBlock
 

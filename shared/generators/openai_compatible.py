@@ -22,7 +22,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
-from shared.events import ModelRef, utcnow
+from shared.contracts.events import ModelRef, utcnow
 from shared.generators.base import Generation, GeneratorError, cost_usd
 from shared.generators.block import GeneratorBlock
 from shared.generators.breaker import CircuitBreaker

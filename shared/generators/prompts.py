@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from shared.events import RetrievedChunk
+from shared.contracts.events import RetrievedChunk
 
 __all__ = ["fill_prompt", "numbered_passages"]
 

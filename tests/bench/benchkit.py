@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shared.client import PillarsClient
-from shared.demo import index_demo
-from shared.runtime.stack import Endpoints, Stack, read_endpoints
-from shared.settings import PillarsSettings
+from shared.kit.settings import PillarsSettings
+from shared.platform.client import PillarsClient
+from shared.platform.demo import index_demo
+from shared.platform.runtime.stack import Endpoints, Stack, read_endpoints
 
 
 def pct(values: list[float], q: float) -> float:

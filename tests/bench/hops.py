@@ -26,10 +26,10 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from benchkit import index_demo_documents, pct, running_platform
 
-from shared.client import PillarsClient
-from shared.events import Event, InferenceRequest
-from shared.runtime.stack import Endpoints
-from shared.topics import Topic, topic_name
+from shared.contracts.events import Event, InferenceRequest
+from shared.contracts.topics import Topic, topic_name
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.stack import Endpoints
 
 QUESTIONS = [
     "How do I serialize an object to JSON?",
@@ -77,7 +77,7 @@ async def faststream_hop_ms(bootstrap: str, samples: int = 100) -> list[float]:
     the services are built on, without any of pillars' middlewares or work."""
     from faststream.kafka import KafkaBroker
 
-    from shared.messaging import REQUEST_PATH_FETCH_WAIT_MS
+    from shared.kit.messaging import REQUEST_PATH_FETCH_WAIT_MS
 
     topic = topic_name(Topic.SCALING)
     marker = uuid.uuid4().hex
@@ -111,8 +111,8 @@ async def faststream_hop_ms(bootstrap: str, samples: int = 100) -> list[float]:
 
 def encode_ms(samples: int = 50) -> list[float]:
     """Latency of one raw query encode with the same model the embedding service runs."""
-    from services.embedding.adapters.sentence_encoder import SentenceEncoder
-    from shared.models import packaged_model_path
+    from shared.encoders.model_folder import packaged_model_path
+    from shared.encoders.sentence_encoder import SentenceEncoder
 
     encoder = SentenceEncoder(packaged_model_path(), batch_size=16, threads=2)
     encoder.encode_sync(["warm up"])

@@ -25,20 +25,20 @@ from pathlib import Path
 import psutil
 from benchkit import pct, running_platform
 
-from services.embedding.adapters.encoders import load_encoder
-from services.embedding.adapters.sentence_encoder import SentenceEncoder
-from services.embedding.adapters.threaded_encoder import ThreadedEncoder
 from services.embedding.config import EmbeddingSettings
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
 from services.ingestion.chunking import split_passages
 from services.ingestion.config import IngestionSettings
-from shared.client import PillarsClient
-from shared.datasets import dataset_documents
-from shared.events import DocumentChanged, DocumentIndexed
-from shared.models import packaged_model_path
-from shared.runtime.stack import Endpoints
-from shared.settings import PillarsSettings
-from shared.topics import Topic
+from shared.contracts.events import DocumentChanged, DocumentIndexed
+from shared.contracts.topics import Topic
+from shared.encoders.loading import load_encoder
+from shared.encoders.model_folder import packaged_model_path
+from shared.encoders.sentence_encoder import SentenceEncoder
+from shared.encoders.threaded_encoder import ThreadedEncoder
+from shared.kit.settings import PillarsSettings
+from shared.platform.client import PillarsClient
+from shared.platform.datasets import dataset_documents
+from shared.platform.runtime.stack import Endpoints
 
 
 def corpus(quick: bool, sample: int) -> list[DocumentChanged]:

@@ -35,11 +35,11 @@ from hops import QUESTIONS, faststream_hop_ms, kafka_hop_ms
 from services.inference.config import CATALOG
 from services.inference.pipeline import render
 from services.inference.solutions import load_solutions
-from shared.client import PillarsClient
-from shared.events import InferenceRequest, Prediction
+from shared.contracts.events import InferenceRequest, Prediction
+from shared.contracts.topics import Topic
 from shared.generators import LocalGenerator
-from shared.runtime.stack import Endpoints, Stack
-from shared.topics import Topic
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.stack import Endpoints, Stack
 
 KAFKA_HOPS = 3
 

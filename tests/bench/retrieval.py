@@ -32,21 +32,21 @@ import asyncpg
 import numpy as np
 from benchkit import pct
 
-from services.embedding.adapters.encoders import load_encoder
 from services.embedding.adapters.pgvector_store import PgChunkStore
-from services.embedding.adapters.threaded_encoder import ThreadedEncoder
-from services.embedding.config import EmbeddingSettings
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.config import InferenceSettings
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
 from services.ingestion.config import IngestionSettings
 from services.ingestion.handlers import chunk_document
-from shared.datasets import dataset_documents, faq_entries
-from shared.db import create_pool
-from shared.events import DocumentChanged, DocumentChunked
-from shared.models import packaged_model_path
-from shared.runtime.postgres import EmbeddedPostgres
-from shared.settings import PillarsSettings
+from shared.contracts.events import DocumentChanged, DocumentChunked
+from shared.encoders import EncoderSettings as EmbeddingSettings
+from shared.encoders.loading import load_encoder
+from shared.encoders.model_folder import packaged_model_path
+from shared.encoders.threaded_encoder import ThreadedEncoder
+from shared.kit.db import create_pool
+from shared.kit.settings import PillarsSettings
+from shared.platform.datasets import dataset_documents, faq_entries
+from shared.platform.runtime.postgres import EmbeddedPostgres
 
 K = 10
 BACKENDS = ("torch", "onnx", "onnx-int8")

@@ -41,13 +41,13 @@ from services.ingestion.handlers import chunk_document
 from services.scaler.handlers import ServiceScaler
 from services.scaler.policy import DrainPolicy, KedaPolicy, Policy
 from services.scaler.ports import GroupLag
-from shared.client import PillarsClient
-from shared.events import DocumentChanged, DocumentIndexed
-from shared.kafka_admin import group_members
-from shared.models import packaged_model_path
-from shared.runtime.stack import Stack
-from shared.settings import PillarsSettings
-from shared.topics import Topic, consumer_group
+from shared.contracts.events import DocumentChanged, DocumentIndexed
+from shared.contracts.topics import Topic, consumer_group
+from shared.encoders.model_folder import packaged_model_path
+from shared.kit.kafka_admin import group_members
+from shared.kit.settings import PillarsSettings
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.stack import Stack
 
 TARGET_DRAIN_S = 30.0
 PARTITIONS = 12
@@ -247,7 +247,7 @@ def main() -> None:
 
 
 async def wait_embedding(stack: Stack) -> None:
-    from shared.kafka_admin import wait_for_members
+    from shared.kit.kafka_admin import wait_for_members
 
     assert stack.endpoints is not None
     group = consumer_group(stack.settings.topic_prefix, "embedding", Topic.CHUNKS)

@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from shared.client import PillarsClient
 from shared.experiments import Arm, Experiment, assign_arm
-from shared.runtime.stack import Endpoints
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.stack import Endpoints
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -66,7 +66,7 @@ class RunningPlatform:
     def cli(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
         """Run another `pillars` command against this platform."""
         return subprocess.run(
-            [sys.executable, "-m", "shared.cli", "--data-dir", str(self.data_dir), *args],
+            [sys.executable, "-m", "shared.platform.cli", "--data-dir", str(self.data_dir), *args],
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -94,7 +94,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
     output = data_dir / "pillars-up.out"
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "--data-dir", str(data_dir), "up"],
+            [sys.executable, "-m", "shared.platform.cli", "--data-dir", str(data_dir), "up"],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,

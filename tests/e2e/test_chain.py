@@ -12,9 +12,7 @@ import uuid
 
 import asyncpg
 
-from shared.client import PillarsClient
-from shared.demo import DEMO_QUESTIONS, demo_documents, run_demo
-from shared.events import (
+from shared.contracts.events import (
     Chunk,
     DocumentChunked,
     DocumentIndexed,
@@ -29,9 +27,11 @@ from shared.events import (
     RequestEmbedded,
     utcnow,
 )
-from shared.runtime.stack import Endpoints
-from shared.topics import CONSUMED_BY, Topic, consumer_group, topic_name
-from shared.traces import fetch_trace
+from shared.contracts.topics import CONSUMED_BY, Topic, consumer_group, topic_name
+from shared.platform.client import PillarsClient
+from shared.platform.demo import DEMO_QUESTIONS, demo_documents, run_demo
+from shared.platform.runtime.stack import Endpoints
+from shared.platform.traces import fetch_trace
 from tests.e2e.conftest import RunningPlatform
 
 CHAIN = {"ingestion", "embedding", "inference", "evaluator"}

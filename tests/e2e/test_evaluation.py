@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.client import PillarsClient
-from shared.demo import run_demo
-from shared.events import Evaluation, Event
-from shared.topics import Topic
+from shared.contracts.events import Evaluation, Event
+from shared.contracts.topics import Topic
+from shared.platform.client import PillarsClient
+from shared.platform.demo import run_demo
 from tests.e2e.conftest import FEEDBACK_TOKEN, RunningPlatform
 
 pytestmark = pytest.mark.evaluation

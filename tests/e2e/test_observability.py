@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.client import PillarsClient
-from shared.demo import run_demo
-from shared.topics import Topic, consumer_group, topic_name
-from shared.traces import SpanRecord, fetch_trace
+from shared.contracts.topics import Topic, consumer_group, topic_name
+from shared.platform.client import PillarsClient
+from shared.platform.demo import run_demo
+from shared.platform.traces import SpanRecord, fetch_trace
 from tests.e2e.conftest import RunningPlatform
 
 pytestmark = pytest.mark.observability

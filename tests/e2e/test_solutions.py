@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from shared.client import PillarsClient
-from shared.demo import index_demo
-from shared.events import InferenceRequest, Prediction
+from shared.contracts.events import InferenceRequest, Prediction
+from shared.contracts.topics import Topic
 from shared.experiments import assign_arm
-from shared.topics import Topic
+from shared.platform.client import PillarsClient
+from shared.platform.demo import index_demo
 from tests.e2e.conftest import EXPERIMENT, RunningPlatform, users_in
 
 LABELS = {"fresh", "plot", "rotten"}

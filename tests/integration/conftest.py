@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from shared.db import create_pool
-from shared.runtime.stack import Endpoints
+from shared.kit.db import create_pool
+from shared.platform.runtime.stack import Endpoints
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

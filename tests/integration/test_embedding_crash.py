@@ -7,12 +7,12 @@ from pathlib import Path
 import asyncpg
 
 from services.ingestion.handlers import chunk_document
-from shared.client import PillarsClient
-from shared.events import DocumentChanged, DocumentIndexed
-from shared.kafka_admin import wait_for_members
-from shared.runtime.stack import Endpoints
-from shared.runtime.supervisor import Supervisor, service_env
-from shared.topics import Topic
+from shared.contracts.events import DocumentChanged, DocumentIndexed
+from shared.contracts.topics import Topic
+from shared.kit.kafka_admin import wait_for_members
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.stack import Endpoints
+from shared.platform.runtime.supervisor import Supervisor, service_env
 from tests.fakes import WordTokenizer
 
 DOCUMENTS = 24

@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from services.evaluator.adapters.pg_score_book import PgScoreBook
 from services.evaluator.handlers import evaluate_prediction, record_outcome, report
 from services.evaluator.sequential import SequentialTest
-from shared.events import Evaluation, Outcome, ReviewVerdict, utcnow
+from shared.contracts.events import Evaluation, Outcome, ReviewVerdict, utcnow
 from tests.unit.evaluator.test_handlers import prediction
 
 pytestmark = pytest.mark.evaluation

@@ -21,12 +21,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from playwright.async_api import async_playwright
 
-from shared.client import PillarsClient
-from shared.events import Event, ModelRef, Outcome, Prediction, RetrievedChunk, utcnow
-from shared.runtime.host import free_port
-from shared.runtime.stack import Endpoints
-from shared.settings import cache_dir
-from shared.topics import Topic, dlq_name, ensure_topics, topic_name
+from shared.contracts.events import Event, ModelRef, Outcome, Prediction, RetrievedChunk, utcnow
+from shared.contracts.topics import Topic, dlq_name, topic_name
+from shared.kit.settings import cache_dir
+from shared.kit.topic_admin import ensure_topics
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.host import free_port
+from shared.platform.runtime.stack import Endpoints
 from tests.browser import chromium_executable, launch_args
 
 pytestmark = pytest.mark.evaluation

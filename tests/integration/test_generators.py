@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from shared.events import ModelRef
+from shared.contracts.events import ModelRef
 from shared.generators import (
     GeneratorBlock,
     GeneratorError,
@@ -199,7 +199,7 @@ async def test_the_factory_builds_each_kind() -> None:
 
 async def test_the_evaluators_judge_rates_through_the_real_server(server: str) -> None:
     from services.evaluator.judge import GeneratorJudge
-    from shared.events import Prediction, RetrievedChunk, utcnow
+    from shared.contracts.events import Prediction, RetrievedChunk, utcnow
 
     model = ModelRef(name="m", version="1")
     prediction = Prediction(

@@ -7,10 +7,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.ingestion.app import create_app
 from services.ingestion.config import IngestionSettings
 from services.scaler.adapters.kafka_lag import KafkaLagProbe
-from shared.client import PillarsClient
-from shared.events import DocumentChanged, DocumentChunked, RequestAccepted
-from shared.runtime.stack import Endpoints
-from shared.topics import Topic, dlq_name, ensure_topics, topic_name
+from shared.contracts.events import DocumentChanged, DocumentChunked, RequestAccepted
+from shared.contracts.topics import Topic, dlq_name, topic_name
+from shared.kit.topic_admin import ensure_topics
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.stack import Endpoints
 
 
 async def test_poison_between_good_documents_is_dead_lettered(

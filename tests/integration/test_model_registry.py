@@ -17,7 +17,7 @@ from services.inference.adapters.pg_registry import ModelNotFound, PgModelRegist
 from services.inference.models.admission import admit
 from services.inference.models.classifiers import load_classifier
 from services.inference.models.registry import ModelRecord
-from shared.runtime.stack import Endpoints
+from shared.platform.runtime.stack import Endpoints
 
 
 async def test_versions_number_per_name_and_one_is_in_production(pool: asyncpg.Pool) -> None:
@@ -63,7 +63,7 @@ async def test_pillars_train_registers_a_classifier_that_beats_the_majority(
         "PILLARS_KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
         "PILLARS_DATABASE_URL": endpoints.database_url,
     }
-    command = [sys.executable, "-m", "shared.cli", "--data-dir", str(tmp_path), "train"]
+    command = [sys.executable, "-m", "shared.platform.cli", "--data-dir", str(tmp_path), "train"]
     command += ["--kind", kind, "--sample", "600", "--name", name, "--promote"]
     done = await asyncio.to_thread(
         subprocess.run, command, env=env, capture_output=True, text=True, timeout=600

@@ -8,7 +8,7 @@ from services.embedding.adapters.pgvector_store import PgChunkStore
 from services.embedding.handlers import index_documents
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.ingestion.handlers import chunk_document
-from shared.events import DocumentChanged, DocumentChunked
+from shared.contracts.events import DocumentChanged, DocumentChunked
 from tests.fakes import FakeEncoder, WordTokenizer
 
 DIM = 384  # the real model's width: the session shares one table with the real service

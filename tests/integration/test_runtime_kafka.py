@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
-from shared.settings import cache_dir
+from shared.kit.settings import cache_dir
+from shared.platform.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_broker_dies_with_a_killed_parent(tmp_path: Path, kafka_jars: Path) -> N
         """
         import sys, time
         from pathlib import Path
-        from shared.runtime.kafka import EmbeddedKafka
+        from shared.platform.runtime.kafka import EmbeddedKafka
 
         kafka = EmbeddedKafka(Path(sys.argv[1]), Path(sys.argv[2]))
         kafka.start()

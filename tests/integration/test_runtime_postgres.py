@@ -12,7 +12,7 @@ import asyncpg
 import psutil
 import pytest
 
-from shared.runtime.postgres import EmbeddedPostgres
+from shared.platform.runtime.postgres import EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
 

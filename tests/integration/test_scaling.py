@@ -17,12 +17,17 @@ import asyncpg
 import pytest
 
 from services.ingestion.handlers import chunk_document
-from shared.client import PillarsClient
-from shared.events import DocumentChanged, DocumentChunked, DocumentIndexed, ScalingDecision
-from shared.kafka_admin import wait_for_members
-from shared.runtime.stack import Endpoints, Stack
-from shared.settings import PillarsSettings
-from shared.topics import Topic, consumer_group
+from shared.contracts.events import (
+    DocumentChanged,
+    DocumentChunked,
+    DocumentIndexed,
+    ScalingDecision,
+)
+from shared.contracts.topics import Topic, consumer_group
+from shared.kit.kafka_admin import wait_for_members
+from shared.kit.settings import PillarsSettings
+from shared.platform.client import PillarsClient
+from shared.platform.runtime.stack import Endpoints, Stack
 from tests.fakes import WordTokenizer
 
 pytestmark = pytest.mark.scaling

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from services.embedding.adapters.pgvector_store import PgChunkStore
 from services.inference.adapters.pgvector_retriever import PgRetriever
-from shared.db import create_pool
-from shared.events import Chunk, DocumentChunked
-from shared.runtime.stack import Endpoints
+from shared.contracts.events import Chunk, DocumentChunked
+from shared.kit.db import create_pool
+from shared.platform.runtime.stack import Endpoints
 
 DIM = 384  # the session shares one table with the real service
 

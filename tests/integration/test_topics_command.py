@@ -8,9 +8,9 @@ import uuid
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.cli import main
-from shared.runtime.stack import Endpoints
-from shared.topics import all_topic_names
+from shared.contracts.topics import all_topic_names
+from shared.platform.cli import main
+from shared.platform.runtime.stack import Endpoints
 
 
 async def test_topics_command_creates_every_topic_once(

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from shared.settings import cache_dir
+from shared.kit.settings import cache_dir
 from tests.browser import chromium_executable, launch_args
 
 FORM = b"""<!doctype html>

@@ -9,8 +9,8 @@ import asyncpg
 import numpy as np
 
 from services.embedding.ports import VersionApplied
-from shared.db import apply_schema
-from shared.events import DocumentChunked
+from shared.contracts.events import DocumentChunked
+from shared.kit.db import apply_schema
 
 __all__ = ["PgChunkStore", "schema_ddl"]
 

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, VariantTotals
-from shared.db import apply_schema
-from shared.events import Evaluation
+from shared.contracts.events import Evaluation
+from shared.kit.db import apply_schema
 
 __all__ = ["PgScoreBook"]
 

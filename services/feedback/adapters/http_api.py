@@ -30,7 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from services.feedback.ports import KnownPrediction
-from shared.events import Feedback
+from shared.contracts.events import Feedback
 
 __all__ = ["HttpServer", "build_http_app"]
 

@@ -7,8 +7,8 @@ import json
 import asyncpg
 
 from services.feedback.ports import KnownPrediction
-from shared.db import apply_schema
-from shared.events import RetrievedChunk
+from shared.contracts.events import RetrievedChunk
+from shared.kit.db import apply_schema
 
 __all__ = ["PgPredictionLedger"]
 

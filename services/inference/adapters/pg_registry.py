@@ -7,7 +7,7 @@ import json
 import asyncpg
 
 from services.inference.models.registry import ModelRecord, Stage
-from shared.db import apply_schema
+from shared.kit.db import apply_schema
 
 __all__ = ["ModelNotFound", "PgModelRegistry"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 import numpy as np
 
-from shared.events import RetrievedChunk
+from shared.contracts.events import RetrievedChunk
 
 __all__ = ["PgRetriever"]
 

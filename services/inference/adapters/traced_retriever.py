@@ -9,9 +9,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from services.inference.ports import Retriever
-from shared.events import RetrievedChunk
-from shared.metrics import RETRIEVAL_DURATION
-from shared.openinference import Kind, model_span, retrieval_attributes
+from shared.contracts.events import RetrievedChunk
+from shared.kit.metrics import RETRIEVAL_DURATION
+from shared.kit.openinference import Kind, model_span, retrieval_attributes
 
 __all__ = ["TracedRetriever"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from shared.db import apply_schema
+from shared.kit.db import apply_schema
 
 __all__ = ["PgAssignments"]
 

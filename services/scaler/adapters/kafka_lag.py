@@ -8,8 +8,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.scaler.ports import GroupLag
-from shared.kafka_admin import group_members
-from shared.settings import bootstrap_list
+from shared.kit.kafka_admin import group_members
+from shared.kit.settings import bootstrap_list
 
 __all__ = ["KafkaLagProbe"]
 

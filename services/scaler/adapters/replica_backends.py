@@ -26,7 +26,7 @@ class DryRun:
 
 
 class LocalSupervisor:
-    """The control API of `pillars up` (shared.runtime.control), over HTTP on 127.0.0.1."""
+    """The control API of `pillars up` (shared.platform.runtime.control), over HTTP on 127.0.0.1."""
 
     name = "local"
 

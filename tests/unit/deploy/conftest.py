@@ -79,7 +79,7 @@ def prometheus_config() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def settings_classes(pillars_services: list[str]) -> dict[str, type[Any]]:
     """Return each service's settings class: its config.py's, else the shared one."""
-    from shared.settings import PillarsSettings
+    from shared.kit.settings import PillarsSettings
 
     classes: dict[str, type[Any]] = {}
     for service in pillars_services:
@@ -141,7 +141,7 @@ def dockerfile_env() -> dict[str, str]:
 
 def assert_cli_has(command: str) -> None:
     """Fail unless `pillars COMMAND` exists (its `--help` exits 0)."""
-    from shared.cli import main
+    from shared.platform.cli import main
 
     with pytest.raises(SystemExit) as exited:
         main([command, "--help"])

@@ -110,7 +110,7 @@ def test_kafka_is_a_single_kraft_node_that_services_can_reach(compose: dict[str,
         host = bootstrap.split(":")[0]
         assert host in compose["services"], f"{name}: {bootstrap} is no compose service"
         assert f"://{bootstrap}" in advertised, f"{name}: kafka does not advertise {bootstrap}"
-    from shared.topics import MAX_MESSAGE_BYTES
+    from shared.contracts.topics import MAX_MESSAGE_BYTES
 
     assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= MAX_MESSAGE_BYTES
 
@@ -206,7 +206,7 @@ def test_image_caches_land_in_a_writable_mounted_folder(
 ) -> None:
     cache_home = dockerfile_env["XDG_CACHE_HOME"]
     monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
-    from shared.settings import cache_dir
+    from shared.kit.settings import cache_dir
 
     assert cache_dir().is_relative_to(cache_home)
     chowns = re.findall(r"chown[^\n]*", (root / "Dockerfile").read_text())

@@ -196,7 +196,7 @@ def test_scaler_may_patch_the_scale_of_every_watched_deployment(
 def test_keda_scaledobject_watches_what_embedding_consumes(
     k8s_manifests: Manifests, scaler_defaults: Any
 ) -> None:
-    from shared.topics import CONSUMED_BY, consumer_group, topic_name
+    from shared.contracts.topics import CONSUMED_BY, consumer_group, topic_name
 
     [(name, scaled)] = [(n, d) for n, d in k8s_manifests if d["kind"] == "ScaledObject"]
     assert name == KEDA_FILE
@@ -224,9 +224,9 @@ def test_keda_scaledobject_watches_what_embedding_consumes(
 
 
 def test_keda_resets_offsets_as_the_consumers_do(k8s_manifests: Manifests) -> None:
-    from shared.messaging import consumer_options
-    from shared.settings import PillarsSettings
-    from shared.topics import Topic
+    from shared.contracts.topics import Topic
+    from shared.kit.messaging import consumer_options
+    from shared.kit.settings import PillarsSettings
 
     reset = consumer_options(PillarsSettings.model_construct(), "embedding", Topic.CHUNKS)[
         "auto_offset_reset"

@@ -40,12 +40,14 @@ def known_series() -> dict[str, set[str]]:
     from faststream.prometheus.container import MetricsContainer
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-    import shared.metrics
+    import shared.kit.metrics
 
     container = MetricsContainer(CollectorRegistry(), custom_label_names=())
     faststream = [getattr(container, slot) for slot in MetricsContainer.__slots__]
     faststream = [m for m in faststream if isinstance(m, Counter | Gauge | Histogram)]
-    own = [m for m in vars(shared.metrics).values() if isinstance(m, Counter | Gauge | Histogram)]
+    own = [
+        m for m in vars(shared.kit.metrics).values() if isinstance(m, Counter | Gauge | Histogram)
+    ]
     assert len(faststream) == 9
     assert all(m._name.startswith("pillars_") for m in own)
     return _series_labels(faststream) | _series_labels(own)

@@ -1,6 +1,6 @@
 from services.embedding.handlers import embed_requests, index_documents
 from services.ingestion.handlers import chunk_document
-from shared.events import DocumentChanged, InferenceRequest, RequestAccepted
+from shared.contracts.events import DocumentChanged, InferenceRequest, RequestAccepted
 from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
 
 

@@ -9,8 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from services.evaluator.classification import Confusion, classification_metrics
-from shared.labelled import rotten_tomatoes
-from shared.settings import cache_dir
+from shared.kit.settings import cache_dir
+from shared.platform.labelled import rotten_tomatoes
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import uuid
 
 from services.evaluator.handlers import evaluate_prediction
-from shared.events import ModelRef, Prediction, RetrievedChunk, utcnow
+from shared.contracts.events import ModelRef, Prediction, RetrievedChunk, utcnow
 from tests.fakes import InMemoryScoreBook
 
 MODEL = ModelRef(name="m", version="1")

@@ -8,7 +8,7 @@ import pytest
 
 from services.evaluator.handlers import evaluate_prediction
 from services.evaluator.judge import GeneratorJudge, judge_prompt, parse_rating
-from shared.events import ModelRef, utcnow
+from shared.contracts.events import ModelRef, utcnow
 from shared.generators import Generation, GeneratorError
 from tests.fakes import InMemoryScoreBook
 from tests.unit.evaluator.test_handlers import prediction

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.evaluator.report import PLOTTED, ReportView, format_table, render_html
-from shared.events import ABVerdict, ArmMetrics, Evaluation, utcnow
+from shared.contracts.events import ABVerdict, ArmMetrics, Evaluation, utcnow
 
 
 def history() -> list[Evaluation]:

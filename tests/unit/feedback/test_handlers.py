@@ -9,8 +9,8 @@ from services.feedback.handlers import (
     review_reason,
 )
 from services.feedback.ports import ReviewPolicy
-from shared.deadletter import Rejected
-from shared.events import Feedback
+from shared.contracts.events import Feedback
+from shared.kit.deadletter import Rejected
 from tests.fakes import InMemoryLedger
 from tests.unit.evaluator.test_handlers import prediction
 

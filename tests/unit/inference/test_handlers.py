@@ -7,7 +7,7 @@ from services.inference.handlers import UnknownSolution, answer_request, shadow_
 from services.inference.pipeline import NO_ANSWER, SolutionRunner
 from services.inference.solutions import Solution
 from services.ingestion.handlers import chunk_document
-from shared.events import DocumentChanged, RequestEmbedded, ShadowArm, utcnow
+from shared.contracts.events import DocumentChanged, RequestEmbedded, ShadowArm, utcnow
 from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
 from tests.unit.inference.test_pipeline import FakeClassifiers, FakeGenerators
 

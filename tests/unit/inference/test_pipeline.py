@@ -12,7 +12,7 @@ import pytest
 from services.inference.models.classifiers import LoadedClassifier
 from services.inference.pipeline import EXTRACTIVE, SolutionRunner, render
 from services.inference.solutions import Solution
-from shared.events import ModelRef, RequestEmbedded, RetrievedChunk, utcnow
+from shared.contracts.events import ModelRef, RequestEmbedded, RetrievedChunk, utcnow
 from shared.generators import Generation, GeneratorBlock, GeneratorError
 from tests.fakes import FakeEncoder, InMemoryIndex, StoredChunk
 

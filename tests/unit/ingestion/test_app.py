@@ -5,7 +5,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.ingestion.app import create_app
 from services.ingestion.config import IngestionSettings
-from shared.events import InferenceRequest
+from shared.contracts.events import InferenceRequest
 from tests.fakes import InMemoryAssignments
 
 

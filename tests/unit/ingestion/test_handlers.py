@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.ingestion.handlers import accept_request, chunk_document
-from shared.deadletter import Rejected
-from shared.events import DocumentChanged, InferenceRequest, ShadowArm
+from shared.contracts.events import DocumentChanged, InferenceRequest, ShadowArm
 from shared.experiments import Arm, Experiment
+from shared.kit.deadletter import Rejected
 from tests.fakes import InMemoryAssignments, WordTokenizer
 
 TEXT = "First paragraph about JSON.\n\nSecond paragraph about paths. " * 20

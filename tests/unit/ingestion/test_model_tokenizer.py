@@ -2,7 +2,7 @@
 
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
 from services.ingestion.chunking import split_passages
-from shared.models import max_sequence_length, packaged_model_path
+from shared.encoders.model_folder import max_sequence_length, packaged_model_path
 
 TEXT = (
     "JSON (JavaScript Object Notation) is a lightweight data interchange format. "

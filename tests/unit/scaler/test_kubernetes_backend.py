@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from services.scaler.adapters.kubernetes_backend import KubernetesDeployments
-from shared.runtime.control import reply_json
+from shared.platform.runtime.control import reply_json
 
 SCALE = re.compile(r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/deployments/(?P<name>[^/]+)/scale$")
 

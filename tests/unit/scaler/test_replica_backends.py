@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from services.scaler.adapters.replica_backends import DryRun, LocalSupervisor
-from shared.runtime.control import MAX_LOCAL_REPLICAS, ControlServer
+from shared.platform.runtime.control import MAX_LOCAL_REPLICAS, ControlServer
 
 
 @dataclass

@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from faststream.kafka.message import KafkaAckableMessage
 
-from shared.commits import (
+from shared.kit.commits import (
     COMMIT_INTERVAL_S,
     DeferredCommits,
     commit_after_handling,

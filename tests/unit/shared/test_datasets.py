@@ -1,4 +1,4 @@
-from shared.datasets import FaqEntry, faq_entries
+from shared.platform.datasets import FaqEntry, faq_entries
 
 PAGE = """\
 :tocdepth: 2

@@ -2,8 +2,8 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from shared.deadletter import Rejected, describe, is_transient
-from shared.events import InferenceRequest
+from shared.contracts.events import InferenceRequest
+from shared.kit.deadletter import Rejected, describe, is_transient
 
 
 def test_transient_errors_are_retried_and_bad_input_is_not() -> None:

@@ -1,9 +1,9 @@
 import pytest
 from pydantic import ValidationError
 
-from shared.cloudevents import ce_headers
-from shared.events import DocumentChanged, Feedback, InferenceRequest, ReviewVerdict
-from shared.topics import Topic, all_topic_names, dlq_name, topic_name
+from shared.contracts.cloudevents import ce_headers
+from shared.contracts.events import DocumentChanged, Feedback, InferenceRequest, ReviewVerdict
+from shared.contracts.topics import Topic, all_topic_names, dlq_name, topic_name
 
 
 def test_unknown_fields_are_ignored() -> None:

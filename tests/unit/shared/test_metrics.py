@@ -13,8 +13,8 @@ from faststream import AckPolicy, ContextRepo
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from prometheus_client import REGISTRY
 
-from shared.deadletter import Rejected
-from shared.metrics import KafkaMetrics, MetricsEndpoint
+from shared.kit.deadletter import Rejected
+from shared.kit.metrics import KafkaMetrics, MetricsEndpoint
 
 pytestmark = pytest.mark.observability
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from shared.events import ModelRef
+from shared.contracts.events import ModelRef
 from shared.generators import GeneratorBlock
 from shared.generators.base import GeneratorError, GeneratorUnavailable
 from shared.generators.openai_compatible import OpenAICompatibleGenerator

@@ -11,8 +11,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared.events import DocumentChanged, InferenceRequest, ModelRef, RetrievedChunk, utcnow
-from shared.openinference import (
+from shared.contracts.events import (
+    DocumentChanged,
+    InferenceRequest,
+    ModelRef,
+    RetrievedChunk,
+    utcnow,
+)
+from shared.kit.openinference import (
     MAX_TEXT,
     Kind,
     ModelWork,
@@ -22,7 +28,7 @@ from shared.openinference import (
     request_attributes,
     retrieval_attributes,
 )
-from shared.telemetry import link_to
+from shared.kit.telemetry import link_to
 
 pytestmark = pytest.mark.observability
 

@@ -1,6 +1,6 @@
 import uuid
 
-from shared.events import RetrievedChunk
+from shared.contracts.events import RetrievedChunk
 from shared.generators.prompts import fill_prompt, numbered_passages
 
 

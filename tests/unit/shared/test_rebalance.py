@@ -4,7 +4,7 @@ from types import SimpleNamespace
 from aiokafka import TopicPartition
 from faststream._internal.endpoint.subscriber.utils import MultiLock
 
-from shared.rebalance import FinishBeforeRevoke
+from shared.kit.rebalance import FinishBeforeRevoke
 
 PARTITION = TopicPartition("pillars.chunks.v1", 0)
 

@@ -11,9 +11,9 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from services.ingestion.handlers import accept_request
-from shared.events import InferenceRequest
+from shared.contracts.events import InferenceRequest
 from shared.experiments import Experiment
-from shared.records import event_from_record, record_identity, records_of
+from shared.kit.records import event_from_record, record_identity, records_of
 
 BODY = b'{"tenant": "acme", "request_id": "r-2", "query": "returns?"}'
 STAMP_MS = 1_780_000_000_123

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from shared.schemas import render_schemas
+from shared.platform.schemas import render_schemas
 
 SCHEMAS = Path(__file__).parents[3] / "schemas"
 

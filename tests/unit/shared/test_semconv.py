@@ -9,14 +9,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from shared.semconv import (
+from shared.contracts.topics import Topic, consumer_group, topic_name
+from shared.kit.semconv import (
     ConventionalKafkaTelemetry,
     Conventions,
     ServiceAttribute,
     convert,
     messaging_conventions,
 )
-from shared.topics import Topic, consumer_group, topic_name
 
 pytestmark = pytest.mark.observability
 

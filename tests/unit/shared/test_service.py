@@ -16,11 +16,11 @@ from faststream.kafka.subscriber.usecase import (
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
-from shared.events import InferenceRequest
-from shared.messaging import consumers_per_replica
-from shared.service import ServiceKit, event_loop_factory, run_service, validated_as
-from shared.settings import PillarsSettings, settings_problem
-from shared.topics import Topic
+from shared.contracts.events import InferenceRequest
+from shared.contracts.topics import Topic
+from shared.kit.messaging import consumers_per_replica
+from shared.kit.service import ServiceKit, event_loop_factory, run_service, validated_as
+from shared.kit.settings import PillarsSettings, settings_problem
 
 
 class IdleConsumer:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.runtime.control import ControlServer
-from shared.runtime.host import die_with_parent
-from shared.runtime.supervisor import Supervisor
+from shared.platform.runtime.control import ControlServer
+from shared.platform.runtime.host import die_with_parent
+from shared.platform.runtime.supervisor import Supervisor
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="parent-death signals are Linux's"

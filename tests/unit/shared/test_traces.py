@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.traces import SpanRecord, flatten, format_waterfall
+from shared.platform.traces import SpanRecord, flatten, format_waterfall
 
 pytestmark = pytest.mark.observability
 

@@ -1,0 +1,105 @@
+"""Topic names, the event each carries, and which services consume and produce each."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from shared.contracts.events import (
+    DocumentChanged,
+    DocumentChunked,
+    DocumentIndexed,
+    Evaluation,
+    Event,
+    Feedback,
+    InferenceRequest,
+    Outcome,
+    Prediction,
+    RequestAccepted,
+    RequestEmbedded,
+    ScalingDecision,
+)
+
+__all__ = [
+    "CONSUMED",
+    "CONSUMED_BY",
+    "EVENT_OF",
+    "MAX_MESSAGE_BYTES",
+    "Topic",
+    "all_consumer_groups",
+    "all_topic_names",
+    "consumer_group",
+    "dlq_name",
+    "topic_name",
+]
+
+# Documents travel whole with their chunks; give them room beyond Kafka's 1 MB default.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+class Topic(StrEnum):
+    """The logical topics of DESIGN.md; `topic_name` turns one into a Kafka topic."""
+
+    DOCUMENTS = "documents"
+    CHUNKS = "chunks"
+    INDEXED = "indexed"
+    REQUESTS = "requests"
+    REQUESTS_ACCEPTED = "requests.accepted"
+    REQUESTS_EMBEDDED = "requests.embedded"
+    PREDICTIONS = "predictions"
+    PREDICTIONS_SHADOW = "predictions.shadow"
+    FEEDBACK = "feedback"
+    OUTCOMES = "outcomes"
+    EVALUATIONS = "evaluations"
+    SCALING = "scaling"
+
+
+EVENT_OF: dict[Topic, type[Event]] = {
+    Topic.DOCUMENTS: DocumentChanged,
+    Topic.CHUNKS: DocumentChunked,
+    Topic.INDEXED: DocumentIndexed,
+    Topic.REQUESTS: InferenceRequest,
+    Topic.REQUESTS_ACCEPTED: RequestAccepted,
+    Topic.REQUESTS_EMBEDDED: RequestEmbedded,
+    Topic.PREDICTIONS: Prediction,
+    Topic.PREDICTIONS_SHADOW: Prediction,
+    Topic.FEEDBACK: Feedback,
+    Topic.OUTCOMES: Outcome,
+    Topic.EVALUATIONS: Evaluation,
+    Topic.SCALING: ScalingDecision,
+}
+
+# Which topics each service consumes (DESIGN.md's table); each consumed topic gets a DLQ.
+CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
+    "ingestion": (Topic.DOCUMENTS, Topic.REQUESTS),
+    "embedding": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
+    "inference": (Topic.REQUESTS_EMBEDDED,),
+    "evaluator": (Topic.PREDICTIONS, Topic.OUTCOMES, Topic.REQUESTS_EMBEDDED),
+    "feedback": (Topic.PREDICTIONS, Topic.FEEDBACK),
+}
+CONSUMED: frozenset[Topic] = frozenset(t for topics in CONSUMED_BY.values() for t in topics)
+
+
+def consumer_group(prefix: str, service: str, topic: Topic) -> str:
+    """Return the consumer group `service` reads `topic` with, e.g. `pillars.embedding.chunks`."""
+    return f"{prefix}.{service}.{topic.value}"
+
+
+def all_consumer_groups(prefix: str) -> list[str]:
+    """Return every consumer group of the platform's services."""
+    return [consumer_group(prefix, s, t) for s, topics in CONSUMED_BY.items() for t in topics]
+
+
+def topic_name(topic: Topic, prefix: str = "pillars") -> str:
+    """Return the Kafka topic for `topic`, e.g. `pillars.requests.accepted.v1`."""
+    return f"{prefix}.{topic.value}.v1"
+
+
+def dlq_name(kafka_topic: str) -> str:
+    """Return the dead-letter topic of a consumed Kafka topic."""
+    return f"{kafka_topic}.dlq"
+
+
+def all_topic_names(prefix: str) -> list[str]:
+    """Return every Kafka topic pillars uses, dead-letter topics included."""
+    names = [topic_name(t, prefix) for t in Topic]
+    return names + [dlq_name(topic_name(t, prefix)) for t in Topic if t in CONSUMED]

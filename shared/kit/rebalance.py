@@ -1,0 +1,42 @@
+"""Partitions move between replicas only after their in-flight messages are committed.
+
+When a replica joins or leaves, Kafka rebalances the group. Without care, a replica
+still processing a batch from a revoked partition commits too late (the group has moved
+on), and the new owner processes that batch again. aiokafka awaits a rebalance
+listener's `on_partitions_revoked` before it rejoins the group, so waiting there for
+the subscriber's in-flight messages (FastStream tracks them for graceful shutdown)
+lets their handlers finish and commit while the partitions are still ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+
+from shared.kit.commits import flush_partitions
+
+__all__ = ["FinishBeforeRevoke"]
+
+log = logging.getLogger(__name__)
+
+
+class FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Rebalance listener that waits (bounded) for the subscriber's in-flight messages."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.subscriber: Any = None  # set once the subscriber exists
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Return once every message being handled is done (acked or nacked) and what was
+        handled is committed."""
+        lock: Any = getattr(self.subscriber, "lock", None)
+        if revoked and lock is not None and hasattr(lock, "wait_release"):
+            await lock.wait_release(self.timeout_s)
+        if revoked:
+            await flush_partitions(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Nothing to do: positions come from the committed offsets."""

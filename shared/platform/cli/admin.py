@@ -1,0 +1,59 @@
+"""Operating the platform's contracts: `pillars topics`, `pillars schemas`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from shared.platform.cli.common import Commands, settings_from
+
+__all__ = ["add_commands"]
+
+
+def add_commands(commands: Commands) -> None:
+    """Add `topics` and `schemas`."""
+    topics = commands.add_parser(
+        "topics", help="create the topics and their dead-letter topics (existing ones stay)"
+    )
+    topics.set_defaults(run=_topics)
+    schemas = commands.add_parser("schemas", help="regenerate schemas/ from the code")
+    schemas.add_argument("--out", default="schemas", help="folder to write")
+    schemas.add_argument("--check", action="store_true", help="only report what differs")
+    schemas.set_defaults(run=_schemas)
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from shared.kit.topic_admin import ensure_topics
+    from shared.platform.runtime.stack import read_endpoints
+
+    settings = settings_from(args)
+    try:
+        bootstrap = (
+            settings.kafka_bootstrap_servers or read_endpoints(settings).kafka_bootstrap_servers
+        )
+    except RuntimeError as exc:
+        print(f"pillars: {exc}", file=sys.stderr)
+        return 2
+    created = asyncio.run(
+        ensure_topics(
+            bootstrap,
+            settings.topic_prefix,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+        )
+    )
+    print(f"topics: {len(created)} created on {bootstrap}", *created, sep="\n  ")
+    return 0
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    from shared.platform.schemas import write_schemas
+
+    changed = write_schemas(Path(args.out), check=args.check)
+    if args.check and changed:
+        print("schemas/ is out of date; run `pillars schemas`:", *changed, sep="\n  ")
+        return 1
+    print(f"schemas: {len(changed)} file(s) {'differ' if args.check else 'written'}")
+    return 0

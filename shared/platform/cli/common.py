@@ -1,0 +1,40 @@
+"""What every `pillars` command starts from: settings, a client, one-line failures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    from shared.kit.settings import PillarsSettings
+    from shared.platform.client import PillarsClient
+
+__all__ = ["Commands", "client_for", "fail", "settings_from"]
+
+# What a command module's `add_commands` receives: the `pillars` parser's subcommands.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def settings_from(args: argparse.Namespace) -> PillarsSettings:
+    """Return the settings, with `--data-dir` applied."""
+    from shared.kit.settings import PillarsSettings
+
+    return PillarsSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+
+
+def client_for(settings: PillarsSettings, source: str) -> PillarsClient:
+    """Return a client for the running platform; RuntimeError names what is missing."""
+    from shared.platform.client import PillarsClient
+    from shared.platform.runtime.stack import read_endpoints
+
+    endpoints = read_endpoints(settings)
+    return PillarsClient(
+        endpoints.kafka_bootstrap_servers, prefix=settings.topic_prefix, source=source
+    )
+
+
+def fail(message: object, code: int = 2) -> int:
+    """Print `pillars: message` on stderr and return `code`, the command's exit status."""
+    print(f"pillars: {message}", file=sys.stderr)
+    return code

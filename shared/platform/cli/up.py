@@ -1,0 +1,63 @@
+"""`pillars up`: Kafka, Postgres, the services and the trace dashboard until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from shared.platform.cli.common import Commands, settings_from
+
+__all__ = ["add_commands"]
+
+
+def add_commands(commands: Commands) -> None:
+    """Add `up`."""
+    up = commands.add_parser("up", help="run Kafka, Postgres and the services until Ctrl-C")
+    up.set_defaults(run=_up)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from shared.platform.runtime.errors import RuntimeSetupError
+    from shared.platform.runtime.stack import Stack
+
+    settings = settings_from(args)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stack = Stack(settings)
+    try:
+        print(f"pillars: data directory {settings.data_dir}", flush=True)
+        endpoints = stack.start_infrastructure()
+        kafka_kind = "embedded" if stack.kafka else "external"
+        pg_kind = "embedded" if stack.postgres else "external"
+        print(f"  kafka     {endpoints.kafka_bootstrap_servers}  ({kafka_kind}, KRaft)")
+        print(f"  postgres  {endpoints.database_url}  ({pg_kind}, pgvector)")
+        supervisor = stack.start_services()
+        assert stack.control is not None
+        print(f"  control   {stack.control.url}/services/NAME/replicas  (the scaler acts here)")
+        if endpoints.dashboard_url:
+            print(f"  traces    {endpoints.dashboard_url}  (Phoenix; `pillars trace REQUEST_ID`)")
+        feedback_url = stack.endpoints.feedback_url if stack.endpoints else None
+        if feedback_url:
+            token = f"token {stack.feedback_token}" if stack.feedback_token else "your tokens"
+            print(f"  feedback  {feedback_url}/v1/feedback  ({token})")
+            print(f"  review    {feedback_url}/review")
+        for replica in supervisor.processes():
+            pid = replica.process.pid if replica.process else "?"
+            print(f"  {replica.name:<12} pid {pid}  log {replica.log_path}")
+        print("waiting for the services to join their consumer groups...", flush=True)
+        stack.wait_until_consuming()
+        print("pillars is up: try `pillars demo` in another terminal; Ctrl-C stops everything.")
+        sys.stdout.flush()
+        while not stop.wait(1.0):
+            supervisor.restart_dead()
+    except (RuntimeSetupError, RuntimeError) as exc:
+        print(f"pillars: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        print("pillars: stopping...", flush=True)
+        stack.stop()
+        print("pillars: stopped.", flush=True)
+    return 0

@@ -1,0 +1,359 @@
+"""An embedded single-node Apache Kafka broker (KRaft), run with the machine's JDK 17."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.platform.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
+from shared.platform.runtime.host import die_with_parent, exclusive, free_port, port_free
+
+__all__ = ["EmbeddedKafka", "KafkaPaths", "resolve_kafka_jars"]
+
+log = logging.getLogger(__name__)
+
+POM = Path(__file__).with_name("kafka-pom.xml")
+LOG4J2_CONFIG = Path(__file__).with_name("log4j2.xml")
+RESOLVED_MARKER = ".pillars-resolved"
+
+_EXTERNAL_HINT = "or set PILLARS_KAFKA_BOOTSTRAP_SERVERS to use an existing Kafka"
+_STOP_GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class KafkaPaths:
+    """Where a broker's jars and its data (log dirs, ports, logs) live."""
+
+    jars_dir: Path
+    data_dir: Path
+
+    @property
+    def log_dirs(self) -> Path:
+        """Return the Kafka log dir (topic data and the KRaft metadata log)."""
+        return self.data_dir / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        """Return the broker's own log, written by log4j2."""
+        return self.data_dir / "kafka.log"
+
+    @property
+    def console_file(self) -> Path:
+        """Return the JVM's stdout/stderr, where start-up crashes show up."""
+        return self.data_dir / "kafka.out"
+
+
+def resolve_kafka_jars(jars_dir: Path) -> Path:
+    """Copy Kafka and its runtime dependencies into `jars_dir` with Maven, once per pom version.
+
+    A marker holding the pom's hash is written last, so a changed pom or an interrupted copy
+    is resolved again; concurrent callers wait for each other on a lock file.
+    """
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
+    if _resolved(jars_dir, digest):
+        return jars_dir
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise MissingTool(
+            "mvn (Maven)",
+            "install Maven (apt-get install maven), which fetches the Kafka jars once, "
+            + _EXTERNAL_HINT,
+        )
+    jars_dir.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(jars_dir.with_name(jars_dir.name + ".lock")):
+        if _resolved(jars_dir, digest):
+            return jars_dir
+        staging = jars_dir.with_name(jars_dir.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        log.info("fetching the Kafka jars with Maven into %s (once; takes a minute)", jars_dir)
+        started = time.monotonic()
+        try:
+            result = subprocess.run(
+                [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
+                 "dependency:copy-dependencies", f"-DoutputDirectory={staging}",
+                 "-DincludeScope=runtime"],
+                cwd=jars_dir.parent, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=900, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise RuntimeSetupError(
+                f"mvn did not fetch the Kafka jars within 15 minutes, {_EXTERNAL_HINT}"
+            ) from None
+        if result.returncode != 0 or not any(staging.glob("kafka_*.jar")):
+            output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+            raise RuntimeSetupError(
+                f"mvn could not fetch the Kafka jars (exit {result.returncode}); it needs "
+                f"Maven Central or a filled ~/.m2, {_EXTERNAL_HINT}:\n{output}"
+            )
+        (staging / RESOLVED_MARKER).write_text(digest)
+        shutil.rmtree(jars_dir, ignore_errors=True)
+        staging.rename(jars_dir)
+        log.info("Kafka jars ready in %.1f s", time.monotonic() - started)
+    return jars_dir
+
+
+class EmbeddedKafka(EmbeddedServer):
+    """A single-node KRaft broker (broker and controller in one JVM) on 127.0.0.1.
+
+    The ports are chosen once and kept in `<data_dir>/ports.json`, since the controller's
+    address is written into the formatted storage; restarting on the same data dir keeps
+    the topics and their messages.
+    """
+
+    def __init__(self, data_dir: Path, jars_dir: Path, port: int | None = None) -> None:
+        """Prepare (not start) a broker storing in `data_dir`, listening on `port` or a free one."""
+        self.paths = KafkaPaths(jars_dir=jars_dir, data_dir=data_dir)
+        self._requested_port = port
+        self._process: subprocess.Popen[bytes] | None = None
+        self._console: IO[bytes] | None = None
+        self._bootstrap: str | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Return `127.0.0.1:PORT` of the started broker."""
+        if self._bootstrap is None:
+            raise RuntimeSetupError("the embedded Kafka is not started")
+        return self._bootstrap
+
+    @property
+    def pid(self) -> int | None:
+        """Return the broker JVM's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def start(self, timeout_s: float = 90.0) -> str:
+        """Format the storage if new, start the JVM, wait until it answers metadata requests.
+
+        Returns the bootstrap servers. Call it from a thread that outlives the broker (the main
+        thread): on Linux the JVM gets SIGTERM when the thread that started it ends.
+        """
+        if self._process is not None:
+            if self._process.poll() is None:
+                return self.bootstrap_servers
+            self._terminate(grace_s=0)  # it died since: clean up, start afresh
+        java = shutil.which("java")
+        if java is None:
+            raise MissingTool(
+                "java (JDK 17)",
+                "install a JDK 17 (apt-get install openjdk-17-jre-headless) " + _EXTERNAL_HINT,
+            )
+        if not (self.paths.jars_dir / RESOLVED_MARKER).exists():
+            raise RuntimeSetupError(
+                f"no Kafka jars in {self.paths.jars_dir}: call resolve_kafka_jars() first"
+            )
+        self.paths.data_dir.mkdir(parents=True, exist_ok=True)
+        port, controller_port = self._ports()
+        properties = self._write_properties(port, controller_port)
+        started = time.monotonic()
+        self._format(java, properties)
+        bootstrap = f"127.0.0.1:{port}"
+        self._console = self.paths.console_file.open("wb")
+        self._process = subprocess.Popen(
+            [*self._java_command(java), "kafka.Kafka", str(properties)],
+            cwd=self.paths.data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._console,
+            stderr=subprocess.STDOUT,
+            # Its own process group keeps Ctrl-C away from the JVM, so `pillars up` can stop
+            # the services before the broker; the death signal covers a killed parent.
+            process_group=0,
+            preexec_fn=die_with_parent(),
+        )
+        try:
+            self._wait_ready(bootstrap, started + timeout_s)
+        except BaseException:
+            self._terminate(grace_s=10.0)
+            raise
+        self._bootstrap = bootstrap
+        log.info("Kafka listening on %s (started in %.1f s)", bootstrap, time.monotonic() - started)
+        return bootstrap
+
+    def stop(self) -> None:
+        """Stop the broker: SIGTERM (controlled shutdown), SIGKILL after 30 s; safe to repeat."""
+        self._terminate(grace_s=_STOP_GRACE_S)
+        self._bootstrap = None
+
+    def _ports(self) -> tuple[int, int]:
+        path = self.paths.data_dir / "ports.json"
+        saved: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
+        controller_port = saved.get("controller_port")
+        if controller_port is None and (self.paths.log_dirs / "meta.properties").exists():
+            raise RuntimeSetupError(
+                f"{path} is missing, but {self.paths.log_dirs} is formatted for a controller "
+                f"port it recorded: restore the file, or delete {self.paths.data_dir} to start "
+                "with an empty broker"
+            )
+        if controller_port is not None and not port_free(controller_port):
+            raise RuntimeSetupError(
+                f"the Kafka controller port {controller_port} (recorded in {path}, and fixed "
+                "once the storage is formatted) is in use: is another broker running on "
+                f"{self.paths.data_dir}?"
+            )
+        port = self._requested_port or saved.get("port")
+        if port is not None and port == self._requested_port and not port_free(port):
+            raise RuntimeSetupError(f"Kafka port {port} is in use")
+        if port is None or not port_free(port):
+            port = free_port(avoid=controller_port)
+        if controller_port is None:
+            controller_port = free_port(avoid=port)
+        path.write_text(json.dumps({"port": port, "controller_port": controller_port}))
+        return port, controller_port
+
+    def _write_properties(self, port: int, controller_port: int) -> Path:
+        path = self.paths.data_dir / "server.properties"
+        path.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{port},"
+                    f"CONTROLLER://127.0.0.1:{controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={self.paths.log_dirs}",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "offsets.topic.replication.factor=1",
+                    # Few internal partitions: creating 50 takes seconds on a small machine.
+                    "offsets.topic.num.partitions=3",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "transaction.state.log.num.partitions=3",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "message.max.bytes=8388608",
+                    "",
+                ]
+            )
+        )
+        return path
+
+    def _java_command(self, java: str) -> list[str]:
+        return [
+            java,
+            "-Xmx512m",
+            # The C1 compiler only: C2's optimising compiles took a quarter of a core for the
+            # broker's first minutes, competing with the services on a small machine; C1 code
+            # costs the broker's request threads about a fifth more, well under what C2 took.
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            f"-Dpillars.kafka.log={self.paths.log_file}",
+            "-cp",
+            str(self.paths.jars_dir / "*"),
+        ]
+
+    def _format(self, java: str, properties: Path) -> None:
+        if (self.paths.log_dirs / "meta.properties").exists():
+            return
+        # What `StorageTool random-uuid` prints (base64url of a random UUID, never starting
+        # with "-"), without starting a second JVM.
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [*self._java_command(java), "kafka.tools.StorageTool", "format", "--standalone",
+             "-t", cluster_id, "-c", str(properties)],
+            cwd=self.paths.data_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeSetupError(
+                f"formatting the Kafka storage in {self.paths.log_dirs} failed "
+                f"(exit {result.returncode}):\n{result.stdout}{result.stderr}"
+                f"\n{log_tail(self.paths.log_file)}"
+            )
+
+    def _wait_ready(self, bootstrap: str, deadline: float) -> None:
+        assert self._process is not None
+        # The probe gets an event loop of its own in a worker thread, so start() works both
+        # from plain code and from inside a running loop.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-probe") as pool:
+            while True:
+                code = self._process.poll()
+                if code is not None:
+                    raise RuntimeSetupError(
+                        f"Kafka exited with code {code} while starting\n{self._log_tails()}"
+                    )
+                # Plain connects first: aiokafka logs an error for every refused connection.
+                if (
+                    _accepts(bootstrap)
+                    and pool.submit(asyncio.run, _answers_metadata(bootstrap)).result()
+                ):
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeSetupError(
+                        f"Kafka did not answer on {bootstrap} in time\n{self._log_tails()}"
+                    )
+                time.sleep(0.5)
+
+    def _log_tails(self) -> str:
+        console = self.paths.console_file
+        tails = [log_tail(self.paths.log_file)]
+        if console.exists() and console.stat().st_size:  # the JVM itself complained
+            tails.insert(0, log_tail(console, 20))
+        return "\n".join(tails)
+
+    def _terminate(self, grace_s: float) -> None:
+        process, self._process = self._process, None
+        try:
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(grace_s)
+                except subprocess.TimeoutExpired:
+                    log.warning("Kafka did not stop within %.0f s; killing it", grace_s)
+                    process.kill()
+                    process.wait()
+                except BaseException:
+                    process.kill()
+                    process.wait()
+                    raise
+        finally:
+            if self._console is not None:
+                self._console.close()
+                self._console = None
+
+
+async def _answers_metadata(bootstrap: str) -> bool:
+    """Return whether the broker answers a metadata request and lists itself."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+    except Exception:
+        return False
+    finally:
+        await admin.close()
+    return bool(cluster.get("brokers"))
+
+
+def _accepts(bootstrap: str) -> bool:
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
+
+
+def _resolved(jars_dir: Path, digest: str) -> bool:
+    marker = jars_dir / RESOLVED_MARKER
+    return marker.exists() and marker.read_text().strip() == digest

@@ -1,0 +1,61 @@
+"""Generate schemas/: JSON Schema per event and AsyncAPI per service, from the code.
+
+The services are found through their `pillars.services` entry points, so this module
+imports none of them by name.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from shared.contracts.schemas import dump_json, event_schemas
+from shared.kit.settings import PillarsSettings
+
+__all__ = ["SERVICE_GROUP", "render_schemas", "service_apps", "write_schemas"]
+
+SERVICE_GROUP = "pillars.services"
+# Schema generation must not need a broker: the address only appears as the spec's server.
+_SPEC_BOOTSTRAP = "localhost:9092"
+
+
+def service_apps() -> dict[str, Any]:
+    """Return each service's `create_app`, by service name."""
+    return {point.name: point.load() for point in entry_points(group=SERVICE_GROUP)}
+
+
+def render_schemas() -> dict[str, str]:
+    """Return every generated file, relative path -> text."""
+    files = event_schemas()
+    base = PillarsSettings(
+        kafka_bootstrap_servers=_SPEC_BOOTSTRAP, database_url="postgresql://localhost/pillars"
+    )
+    for service, create_app in sorted(service_apps().items()):
+        app = create_app(_settings_for(create_app, base))
+        files[f"asyncapi/{service}.json"] = dump_json(app.schema.to_specification().to_jsonable())
+    return files
+
+
+def _settings_for(create_app: Any, base: PillarsSettings) -> PillarsSettings:
+    """Return the settings class `create_app` takes, filled with the base values."""
+    hint = typing.get_type_hints(create_app).get("settings", PillarsSettings)
+    if isinstance(hint, types.UnionType):  # `XSettings | None`
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    settings: PillarsSettings = hint(**base.model_dump())
+    return settings
+
+
+def write_schemas(out: Path, *, check: bool = False) -> list[str]:
+    """Write the generated files under `out` (or only compare); return the ones that differ."""
+    changed = []
+    for relative, text in render_schemas().items():
+        path = out / relative
+        if not path.exists() or path.read_text() != text:
+            changed.append(relative)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+    return changed
