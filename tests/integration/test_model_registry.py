@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -20,14 +22,18 @@ from services.inference.models.registry import ModelRecord
 from shared.platform.runtime.stack import Endpoints
 
 
-async def test_versions_number_per_name_and_one_is_in_production(pool: asyncpg.Pool) -> None:
+async def test_versions_number_per_name_and_one_is_in_production(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     registry = PgModelRegistry(pool)
     await registry.create_schema()
     name = f"m-{uuid.uuid4().hex[:8]}"
+    artifact = tmp_path / "a.skops"
+    artifact.write_bytes(b"model bytes")
     base = ModelRecord(
         name=name,
         version=0,
-        artifact="/models/a.skops",
+        artifact=str(artifact),
         format="skops",
         licence="MIT",
         training_data="synthetic v1",
@@ -43,6 +49,10 @@ async def test_versions_number_per_name_and_one_is_in_production(pool: asyncpg.P
         ("no", "yes"),
     )
     assert first.created_at is not None
+    # Registration pins the file's digest; admission refuses the file if it changes.
+    assert first.sha256 == hashlib.sha256(b"model bytes").hexdigest()
+    with pytest.raises(FileNotFoundError, match="no artifact at"):
+        await registry.register(replace(base, artifact=str(tmp_path / "absent.skops")))
     with pytest.raises(ModelNotFound, match="has no a production version"):
         await registry.get(name)
     await registry.promote(name, 1, "production")
@@ -83,7 +93,7 @@ async def test_pillars_train_registers_a_classifier_that_beats_the_majority(
     assert record.metrics["accuracy"] > record.metrics["majority_baseline_accuracy"] + 0.05
     assert Path(record.artifact).parent.joinpath("metrics.json").exists()
 
-    classifier = load_classifier(admit(record))
+    classifier = load_classifier(admit(record))  # admission checks the recorded sha256
     rng = np.random.default_rng(0)
     vector = rng.standard_normal((2, 384)).astype(np.float32)
     results = classifier.classify(vector / np.linalg.norm(vector, axis=1, keepdims=True))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import asyncpg
 
-from services.inference.models.registry import ModelRecord, Stage
+from services.inference.models.registry import ModelRecord, Stage, with_sha256
 from shared.kit.db import apply_schema
 
 __all__ = ["ModelNotFound", "PgModelRegistry"]
@@ -24,8 +25,11 @@ CREATE TABLE IF NOT EXISTS inference_models (
     stage text NOT NULL DEFAULT 'candidate'
         CHECK (stage IN ('candidate', 'production', 'archived')),
     created_at timestamptz NOT NULL DEFAULT now(),
+    sha256 text,
     PRIMARY KEY (name, version)
 );
+-- Tables made before admission checked digests; their rows keep NULL and are refused.
+ALTER TABLE inference_models ADD COLUMN IF NOT EXISTS sha256 text;
 CREATE UNIQUE INDEX IF NOT EXISTS inference_models_one_production
     ON inference_models (name) WHERE stage = 'production';
 """
@@ -57,14 +61,16 @@ class PgModelRegistry:
         await apply_schema(self._pool, "inference-models", DDL)
 
     async def register(self, record: ModelRecord) -> ModelRecord:
-        """Store a new version of `record.name` (the version given is ignored)."""
+        """Store a new version of `record.name` (the version given is ignored), with the
+        SHA-256 of its artifact (read from the file when the record has none)."""
+        record = await asyncio.to_thread(with_sha256, record)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", record.name)
             row = await conn.fetchrow(
                 "INSERT INTO inference_models (name, version, artifact, format, licence, "
-                "training_data, metrics, labels, stage) VALUES ($1, (SELECT coalesce(max(version), "
-                "0) + 1 FROM inference_models WHERE name = $1), $2, $3, $4, $5, $6::jsonb, "
-                "$7::jsonb, 'candidate') RETURNING *",
+                "training_data, metrics, labels, stage, sha256) VALUES ($1, (SELECT "
+                "coalesce(max(version), 0) + 1 FROM inference_models WHERE name = $1), $2, $3, "
+                "$4, $5, $6::jsonb, $7::jsonb, 'candidate', $8) RETURNING *",
                 record.name,
                 record.artifact,
                 record.format,
@@ -72,6 +78,7 @@ class PgModelRegistry:
                 record.training_data,
                 json.dumps(record.metrics),
                 json.dumps(list(record.labels)),
+                record.sha256,
             )
         assert row is not None
         return _record(row)

@@ -2,6 +2,8 @@
 
 The production version of a name is looked up again after `refresh_s`, so promoting a
 new version takes effect without a restart; a version once loaded stays in memory.
+Admission reads the file once and the loader builds the model from those bytes, both off
+the event loop (a model file may be hundreds of megabytes).
 """
 
 from __future__ import annotations
@@ -10,26 +12,28 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from services.inference.models.admission import admit
+from services.inference.models.admission import AdmissionPolicy, admit
 from services.inference.models.classifiers import LoadedClassifier, load_classifier
-from services.inference.models.registry import ModelRegistry
+from services.inference.models.registry import ModelRecord, ModelRegistry
 
 __all__ = ["RegistryClassifiers"]
 
 
 class RegistryClassifiers:
-    """`Classifiers` on a `ModelRegistry`."""
+    """`Classifiers` on a `ModelRegistry`; `policy` (from `AdmissionPolicy.from_settings`)
+    wins over `allow_unlicensed`, which alone keeps every other default."""
 
     def __init__(
         self,
         registry: ModelRegistry,
         *,
+        policy: AdmissionPolicy | None = None,
         allow_unlicensed: bool = False,
         refresh_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._registry = registry
-        self._allow_unlicensed = allow_unlicensed
+        self._policy = policy or AdmissionPolicy(allow_unlicensed=allow_unlicensed)
         self._refresh_s = refresh_s
         self._clock = clock
         self._loaded: dict[tuple[str, int], LoadedClassifier] = {}
@@ -50,6 +54,8 @@ class RegistryClassifiers:
                 self._production[name] = (record.version, self._clock())
             key = (record.name, record.version)
             if key not in self._loaded:
-                admitted = admit(record, allow_unlicensed=self._allow_unlicensed)
-                self._loaded[key] = await asyncio.to_thread(load_classifier, admitted)
+                self._loaded[key] = await asyncio.to_thread(self._admit_and_load, record)
             return self._loaded[key]
+
+    def _admit_and_load(self, record: ModelRecord) -> LoadedClassifier:
+        return load_classifier(admit(record, self._policy))

@@ -1,123 +1,197 @@
-"""Admission: an artifact is checked before anything loads it.
+"""Admission: a model file is read once, checked, and only those checked bytes load.
 
-- Pickle-based files (`pickle`, joblib) are scanned with picklescan without unpickling them:
-  a dangerous global (os.system, eval, subprocess, builtins.exec, ...) or a scan error
-  refuses the file, and so does any other import outside the allowed libraries.
-- skops files are accepted only when every type they would construct is one the allowed
-  libraries define (`skops.io.get_untrusted_types`); loading then trusts exactly those.
-- XGBoost JSON must parse as JSON; ONNX must pass `onnx.checker`; safetensors (data only)
-  must open as safetensors.
+- The file is refused before it is read when it is over the size limit, and after it is
+  read when its SHA-256 is not the one recorded when it was registered.
+- Whatever a file may construct is matched whole against an allowlist of classes (and
+  NumPy's three array rebuilders), never by library: skops files are walked node by node
+  and loaded trusting exactly what skops reports and the allowlist holds; pickles are off
+  unless allowed, and then read by an unpickler that cannot build anything else.
+- Formats that hold data only are checked for their own tricks: XGBoost JSON/UBJSON must
+  parse, safetensors headers must describe the bytes exactly, ONNX may use only standard
+  operators and no data outside its file.
 - The licence is recorded with every version; a model without one is refused unless the
   caller explicitly allows it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from services.inference.models.registry import ModelRecord
+from services.inference.models.allowlist import ALLOWED_TYPES, allowed_types
+from services.inference.models.onnx_checks import check_onnx
+from services.inference.models.pickle_scan import scan_pickle
+from services.inference.models.refusal import ModelRefused
+from services.inference.models.registry import Format, ModelRecord, artifact_path
+from services.inference.models.safetensors_header import read_header
+from services.inference.models.skops_files import scan_skops, skops_trusted
+from services.inference.models.ubjson import UbjsonError, read_ubjson
 
-__all__ = ["ALLOWED_LIBRARIES", "Admitted", "ModelRefused", "admit"]
+if TYPE_CHECKING:
+    from services.inference.config import InferenceSettings
 
-# Libraries whose classes a model file may construct.
-ALLOWED_LIBRARIES = ("sklearn", "numpy", "scipy", "xgboost")
+__all__ = [
+    "AdmissionPolicy",
+    "Admitted",
+    "Examination",
+    "ModelRefused",
+    "admit",
+    "examine",
+    "read_artifact",
+]
+
+DEFAULT_MAX_BYTES = 512 * 2**20
 
 
-class ModelRefused(Exception):  # noqa: N818 - it names the outcome
-    """The artifact is not loaded: the reason says why and what to do."""
+@dataclass(frozen=True)
+class AdmissionPolicy:
+    """What admission lets through; the defaults are the safe ones."""
+
+    allow_unlicensed: bool = False
+    allow_pickle: bool = False
+    allowed_types: frozenset[str] = ALLOWED_TYPES
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+    @classmethod
+    def from_settings(cls, settings: InferenceSettings) -> AdmissionPolicy:
+        """Return the policy the inference settings describe."""
+        return cls(
+            allow_unlicensed=settings.allow_unlicensed_models,
+            allow_pickle=settings.allow_pickle_models,
+            allowed_types=allowed_types(settings.model_allowed_types),
+            max_bytes=settings.model_max_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class Examination:
+    """What a model file holds or would construct, and why admission refuses it if it does."""
+
+    constructs: tuple[str, ...] = ()
+    trusted: tuple[str, ...] = ()  # skops: the types its loader trusts beyond skops' own
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
 class Admitted:
-    """An artifact that passed admission, with the types its loader may trust."""
+    """A model file's bytes that passed admission: the loader reads these, never the path."""
 
     record: ModelRecord
     path: Path
-    trusted_types: tuple[str, ...] = ()
+    data: bytes = field(repr=False)
+    examination: Examination
+    allowed_types: frozenset[str]
 
 
-def _allowed(qualified: str) -> bool:
-    return qualified.split(".", 1)[0] in ALLOWED_LIBRARIES
-
-
-def _path(record: ModelRecord) -> Path:
-    path = Path(record.artifact.removeprefix("file://"))
+def read_artifact(path: Path, max_bytes: int) -> bytes:
+    """Return the bytes at `path`, refusing a file over `max_bytes` before reading it."""
     if not path.is_file():
-        raise ModelRefused(f"{record.name} v{record.version}: no artifact at {path}")
-    return path
+        raise ModelRefused(f"no artifact at {path}")
+    size = path.stat().st_size
+    too_big = f"is over the {max_bytes}-byte limit (PILLARS_MODEL_MAX_BYTES); it was not read"
+    if size > max_bytes:
+        raise ModelRefused(f"{path} is {size} bytes, which {too_big}")
+    with path.open("rb") as artifact:
+        data = artifact.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew after the size was taken
+        raise ModelRefused(f"{path} {too_big}")
+    return data
 
 
-def _check_pickle(record: ModelRecord, path: Path) -> None:
-    from picklescan.scanner import SafetyLevel, scan_file_path
+def _outside(names: tuple[str, ...], allowed: frozenset[str]) -> str | None:
+    outside = [name for name in names if name not in allowed]
+    if not outside:
+        return None
+    return (
+        f"would construct {', '.join(outside)}, which the allowlist does not hold; name a "
+        "class you have reviewed in PILLARS_MODEL_ALLOWED_TYPES to admit it"
+    )
 
-    result = scan_file_path(str(path))
-    if result.scan_err:
-        raise ModelRefused(f"{record.name} v{record.version}: {path} could not be scanned")
-    dangerous = [
-        f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Dangerous
-    ]
-    if dangerous or result.issues_count:
-        raise ModelRefused(
-            f"{record.name} v{record.version}: {path} is a pickle that imports "
-            f"{', '.join(dangerous) or 'dangerous globals'}; it was not loaded. "
-            "Export the model as skops, XGBoost JSON or ONNX instead."
+
+def _pickle(data: bytes, policy: AdmissionPolicy) -> Examination:
+    scan = scan_pickle(data)
+    refusal = scan.problem or _outside(scan.names, policy.allowed_types)
+    if refusal is None and not policy.allow_pickle:
+        refusal = (
+            "is a pickle, and pickles are off (PILLARS_ALLOW_PICKLE_MODELS); save the model "
+            "with skops (scikit-learn), XGBoost JSON, ONNX or safetensors instead"
         )
-    foreign = sorted({f"{g.module}.{g.name}" for g in result.globals if not _allowed(g.module)})
-    if foreign:
+    return Examination(scan.names, refusal=refusal)
+
+
+def _skops(data: bytes, policy: AdmissionPolicy) -> Examination:
+    scan = scan_skops(data, max_bytes=policy.max_bytes)
+    refusal = scan.problem or _outside(scan.names, policy.allowed_types)
+    if refusal:
+        return Examination(scan.names, refusal=refusal)
+    try:
+        return Examination(scan.names, skops_trusted(data, policy.allowed_types))
+    except Exception as exc:  # skops' own audit of a hostile file fails in many ways
+        return Examination(scan.names, refusal=f"is refused by skops' audit ({exc!r})")
+
+
+def _data_only(data: bytes, fmt: Format, folder: Path) -> tuple[str, ...]:
+    """Return what a data-only file holds, or raise ValueError naming what is wrong."""
+    if fmt == "safetensors":
+        header = read_header(data)
+        shapes = [f"{name} {dtype}{list(shape)}" for name, (dtype, shape) in header.tensors.items()]
+        return (*shapes, *(f"metadata {k}={v}" for k, v in header.metadata.items()))
+    if fmt == "onnx":
+        return check_onnx(data, folder)
+    try:
+        model = json.loads(data) if fmt == "xgboost-json" else read_ubjson(data)
+    except (UnicodeDecodeError, RecursionError, UbjsonError, ValueError) as exc:
+        raise ValueError(f"it does not parse as {fmt} ({exc})") from None
+    if not (isinstance(model, dict) and isinstance(model.get("learner"), dict)):
+        raise ValueError(f"it parses, but is not an XGBoost model (no learner) in {fmt}")
+    return (f"XGBoost model, version {model.get('version')}",)
+
+
+def examine(data: bytes, fmt: Format, *, folder: Path, policy: AdmissionPolicy) -> Examination:
+    """Return what the model file `data` would construct and whether admission refuses it.
+
+    Nothing in `data` is imported, called or loaded; `folder` is where the file lives (ONNX
+    external data must stay inside it).
+    """
+    if fmt == "pickle":
+        return _pickle(data, policy)
+    if fmt == "skops":
+        return _skops(data, policy)
+    try:
+        return Examination(_data_only(data, fmt, folder))
+    except ValueError as exc:
+        return Examination(refusal=f"is refused as {fmt}: {exc}")
+
+
+def admit(record: ModelRecord, policy: AdmissionPolicy | None = None) -> Admitted:
+    """Read and check `record`'s artifact once; raise ModelRefused, or return its bytes."""
+    policy = policy or AdmissionPolicy()
+    who = f"{record.name} v{record.version}"
+    if not (record.licence or "").strip() and not policy.allow_unlicensed:
         raise ModelRefused(
-            f"{record.name} v{record.version}: {path} imports {', '.join(foreign)}, outside "
-            f"the allowed libraries ({', '.join(ALLOWED_LIBRARIES)}); it was not loaded"
-        )
-
-
-def _check_skops(record: ModelRecord, path: Path) -> tuple[str, ...]:
-    import skops.io
-
-    untrusted = skops.io.get_untrusted_types(file=path)
-    foreign = sorted(t for t in untrusted if not _allowed(t))
-    if foreign:
-        raise ModelRefused(
-            f"{record.name} v{record.version}: {path} would construct {', '.join(foreign)}, "
-            f"outside the allowed libraries ({', '.join(ALLOWED_LIBRARIES)})"
-        )
-    return tuple(untrusted)
-
-
-def admit(record: ModelRecord, *, allow_unlicensed: bool = False) -> Admitted:
-    """Check `record`'s artifact and licence; raise ModelRefused, or return what may load."""
-    if not (record.licence or "").strip() and not allow_unlicensed:
-        raise ModelRefused(
-            f"{record.name} v{record.version} has no licence recorded; register it with one "
+            f"{who} has no licence recorded; register it with one "
             "(or allow unlicensed models explicitly)"
         )
-    path = _path(record)
-    trusted: tuple[str, ...] = ()
-    if record.format == "pickle":
-        _check_pickle(record, path)
-    elif record.format == "skops":
-        trusted = _check_skops(record, path)
-    elif record.format == "xgboost-json":
-        try:
-            json.loads(path.read_bytes())
-        except ValueError as exc:
-            raise ModelRefused(f"{record.name} v{record.version}: {path} is not JSON") from exc
-    elif record.format == "safetensors":
-        from safetensors import SafetensorError, safe_open
-
-        try:
-            with safe_open(str(path), framework="numpy") as tensors:
-                tensors.keys()
-        except (SafetensorError, OSError) as exc:
-            raise ModelRefused(
-                f"{record.name} v{record.version}: {path} is not a safetensors file: {exc}"
-            ) from exc
-    elif record.format == "onnx":
-        import onnx
-
-        try:
-            onnx.checker.check_model(str(path))
-        except onnx.checker.ValidationError as exc:
-            raise ModelRefused(f"{record.name} v{record.version}: invalid ONNX: {exc}") from exc
-    return Admitted(record, path, trusted)
+    if not record.sha256:
+        raise ModelRefused(
+            f"{who} has no sha256 recorded, so a changed file could not be told apart; "
+            "register the file again (registration records its digest)"
+        )
+    path = artifact_path(record.artifact)
+    try:
+        data = read_artifact(path, policy.max_bytes)
+    except ModelRefused as exc:
+        raise ModelRefused(f"{who}: {exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != record.sha256.lower():
+        raise ModelRefused(
+            f"{who}: {path} changed since it was registered (sha256 {digest[:16]}… now, "
+            f"{record.sha256[:16]}… recorded); register the new file as a new version"
+        )
+    examination = examine(data, record.format, folder=path.parent, policy=policy)
+    if examination.refusal:
+        raise ModelRefused(f"{who}: {path} {examination.refusal}; it was not loaded")
+    return Admitted(record, path, data, examination, policy.allowed_types)

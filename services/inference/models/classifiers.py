@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pickle  # only ever reached after picklescan admitted the file
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +10,13 @@ import numpy as np
 import numpy.typing as npt
 
 from services.inference.models.admission import Admitted
+from services.inference.models.pickle_loader import load_pickle
+from services.inference.models.refusal import ModelRefused
+from services.inference.models.skops_files import load_skops
 
 __all__ = ["Classification", "LoadedClassifier", "load_classifier"]
+
+_LOADABLE = ("skops", "pickle", "safetensors", "xgboost-json", "xgboost-ubj")
 
 
 @dataclass(frozen=True)
@@ -49,25 +54,32 @@ class LoadedClassifier:
 
 
 def load_classifier(admitted: Admitted) -> LoadedClassifier:
-    """Load an admitted artifact (admission is the only way to get an `Admitted`)."""
-    record, path = admitted.record, admitted.path
-    model: Any
-    if record.format == "skops":
-        import skops.io
-
-        model = skops.io.load(path, trusted=list(admitted.trusted_types))
-    elif record.format in ("xgboost-json", "xgboost-ubj"):
-        import xgboost
-
-        model = xgboost.XGBClassifier()
-        model.load_model(path)
-    elif record.format == "safetensors":
-        from services.inference.models.torch_mlp import load_mlp
-
-        model = load_mlp(path)
-    elif record.format == "pickle":
-        with path.open("rb") as f:
-            model = pickle.load(f)  # noqa: S301 - scanned by admission first
-    else:
+    """Load an admitted artifact from the bytes admission checked (never from its path)."""
+    record, data = admitted.record, admitted.data
+    if record.format not in _LOADABLE:
         raise ValueError(f"{record.format} models are not classifiers pillars can load yet")
+    model: Any
+    try:
+        if record.format == "skops":
+            model = load_skops(data, admitted.examination.trusted)
+        elif record.format == "pickle":
+            model = load_pickle(data, admitted.allowed_types)
+        elif record.format == "safetensors":
+            from services.inference.models.torch_mlp import load_mlp
+
+            model = load_mlp(data)
+        else:
+            import xgboost
+
+            model = xgboost.XGBClassifier()
+            model.load_model(bytearray(data))
+    except (pickle.UnpicklingError, ModelRefused, ValueError) as exc:  # XGBoostError too
+        raise ModelRefused(
+            f"{record.name} v{record.version}: {admitted.path} did not load: {exc}"
+        ) from None
+    if not callable(getattr(model, "predict_proba", None)):
+        raise ModelRefused(
+            f"{record.name} v{record.version}: {admitted.path} holds a "
+            f"{type(model).__name__}, which has no predict_proba"
+        )
     return LoadedClassifier(record.name, record.version, record.labels, model)

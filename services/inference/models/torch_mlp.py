@@ -1,7 +1,7 @@
 """A torch classifier over embeddings: a small MLP whose weights travel as safetensors.
 
 safetensors holds tensors only, so loading runs no code from the file: the architecture
-comes from pillars (this module) and its sizes from the file's metadata.
+comes from pillars (this module) and its sizes from the shapes of the file's tensors.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from services.inference.models.safetensors_header import read_header
 
 __all__ = ["TorchMlp", "load_mlp", "save_mlp", "train_mlp"]
 
@@ -84,17 +86,26 @@ def save_mlp(model: TorchMlp, path: Path) -> None:
     save_file(model.network.state_dict(), str(path), metadata=metadata)
 
 
-def load_mlp(path: Path) -> TorchMlp:
-    """Rebuild the MLP from a safetensors file written by `save_mlp`."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+def load_mlp(data: bytes) -> TorchMlp:
+    """Rebuild the MLP from the safetensors bytes `save_mlp` wrote (read by admission)."""
+    from safetensors.torch import load
 
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
-    if metadata.get("architecture") != "pillars-mlp-v1":
-        raise ValueError(f"{path} is not a pillars MLP (metadata {metadata})")
-    network = _network(
-        int(metadata["dimension"]), int(metadata["hidden"]), int(metadata["classes"])
-    )
-    network.load_state_dict(load_file(str(path)))
+    header = read_header(data)
+    shapes = {name: shape for name, (_, shape) in header.tensors.items()}
+    if header.metadata.get("architecture") != "pillars-mlp-v1":
+        raise ValueError(f"not a pillars MLP (metadata {header.metadata})")
+    first, last = shapes.get("0.weight", ()), shapes.get("3.weight", ())
+    if len(first) != 2 or len(last) != 2:
+        raise ValueError(f"not a pillars MLP: tensors {shapes}")
+    (hidden, dimension), classes = first, last[0]
+    expected = {
+        "0.weight": (hidden, dimension),
+        "0.bias": (hidden,),
+        "3.weight": (classes, hidden),
+        "3.bias": (classes,),
+    }
+    if shapes != expected:
+        raise ValueError(f"not a pillars MLP: tensors {shapes}")
+    network = _network(dimension, hidden, classes)
+    network.load_state_dict(load(data))
     return TorchMlp(network)

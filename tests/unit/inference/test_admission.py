@@ -1,7 +1,9 @@
-"""Admission: artifacts are checked before anything loads them; a malicious pickle never runs."""
+"""Admission: artifacts are read once and checked before anything loads them; a malicious
+pickle never runs, and the loader builds only from the bytes that were checked."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -15,12 +17,23 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from services.inference.models.admission import ModelRefused, admit
+from services.inference.config import InferenceSettings
+from services.inference.models.admission import (
+    AdmissionPolicy,
+    ModelRefused,
+    admit,
+    examine,
+    read_artifact,
+)
+from services.inference.models.allowlist import ALLOWED_TYPES
 from services.inference.models.classifiers import load_classifier
 from services.inference.models.registry import Format, ModelRecord
 
+PICKLES_ON = AdmissionPolicy(allow_pickle=True)
+
 
 def record(path: Path, fmt: Format, licence: str | None = "MIT") -> ModelRecord:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "0" * 64
     return ModelRecord(
         name="m",
         version=1,
@@ -29,6 +42,7 @@ def record(path: Path, fmt: Format, licence: str | None = "MIT") -> ModelRecord:
         licence=licence,
         training_data="synthetic",
         labels=("no", "yes"),
+        sha256=digest,
     )
 
 
@@ -58,18 +72,25 @@ def test_a_malicious_pickle_is_refused_and_never_executes(
     def never(*_: object, **__: object) -> None:
         raise AssertionError("admission unpickled the file")
 
-    monkeypatch.setattr(pickle, "load", never)
-    monkeypatch.setattr(pickle, "loads", never)
-    monkeypatch.setattr(pickle, "Unpickler", never)
-    with pytest.raises(ModelRefused, match=r"imports posix\.system.*was not loaded"):
+    for attribute in ("load", "loads", "Unpickler", "_Unpickler"):
+        monkeypatch.setattr(pickle, attribute, never)
+    with pytest.raises(ModelRefused, match=r"would construct posix\.system, which the allow"):
+        admit(record(artifact, "pickle"), PICKLES_ON)
+    with pytest.raises(ModelRefused, match=r"posix\.system"):
         admit(record(artifact, "pickle"))
     assert not marker.exists()
 
 
-def test_a_clean_scikit_learn_pickle_is_admitted_and_classifies(tmp_path: Path) -> None:
+def test_pickles_are_off_unless_allowed_and_then_load_within_the_allowlist(
+    tmp_path: Path,
+) -> None:
     artifact = tmp_path / "model.pkl"
-    artifact.write_bytes(pickle.dumps(fitted()))
-    classifier = load_classifier(admit(record(artifact, "pickle")))
+    artifact.write_bytes(pickle.dumps(fitted(), protocol=5))
+    with pytest.raises(ModelRefused, match=r"pickles are off \(PILLARS_ALLOW_PICKLE_MODELS\)"):
+        admit(record(artifact, "pickle"))
+    admitted = admit(record(artifact, "pickle"), PICKLES_ON)
+    assert "sklearn.linear_model._logistic.LogisticRegression" in admitted.examination.constructs
+    classifier = load_classifier(admitted)
     [positive, negative] = classifier.classify(np.array([[3.0, 0, 0, 0], [-3.0, 0, 0, 0]]))
     assert (positive.label, negative.label) == ("yes", "no")
     assert positive.confidence > 0.5
@@ -79,11 +100,11 @@ def test_a_clean_scikit_learn_pickle_is_admitted_and_classifies(tmp_path: Path) 
 def test_a_pickle_importing_other_libraries_is_refused(tmp_path: Path) -> None:
     artifact = tmp_path / "model.pkl"
     artifact.write_bytes(pickle.dumps(Path("/etc/passwd")))
-    with pytest.raises(ModelRefused, match="outside the allowed libraries"):
-        admit(record(artifact, "pickle"))
+    with pytest.raises(ModelRefused, match="PosixPath, which the allowlist does not hold"):
+        admit(record(artifact, "pickle"), PICKLES_ON)
 
 
-def test_skops_is_admitted_only_with_types_of_allowed_libraries(tmp_path: Path) -> None:
+def test_skops_is_admitted_only_with_allowlisted_types(tmp_path: Path) -> None:
     safe = tmp_path / "safe.skops"
     skops.io.dump(fitted(), safe)
     admitted = admit(record(safe, "skops"))
@@ -93,6 +114,25 @@ def test_skops_is_admitted_only_with_types_of_allowed_libraries(tmp_path: Path) 
     skops.io.dump(make_pipeline(FunctionTransformer(os.system), LogisticRegression()), risky)
     with pytest.raises(ModelRefused, match=r"would construct .*system"):
         admit(record(risky, "skops"))
+
+
+def test_names_added_in_the_settings_are_admitted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    artifact = tmp_path / "model.skops"
+    rng = np.random.default_rng(0)
+    x = np.abs(rng.standard_normal((40, 4)))
+    pipeline = make_pipeline(FunctionTransformer(np.log1p), LogisticRegression())
+    skops.io.dump(pipeline.fit(x, (x[:, 0] > 0.7).astype(int)), artifact)
+    with pytest.raises(ModelRefused, match="FunctionTransformer"):
+        admit(record(artifact, "skops"))
+    extra = "sklearn.preprocessing._function_transformer.FunctionTransformer"
+    monkeypatch.setenv("PILLARS_MODEL_ALLOWED_TYPES", f"{extra}, numpy.log1p")
+    policy = AdmissionPolicy.from_settings(InferenceSettings())
+    assert policy.allowed_types == ALLOWED_TYPES | {extra, "numpy.log1p"}
+    admitted = admit(record(artifact, "skops"), policy)
+    assert extra in admitted.examination.constructs
+    assert load_classifier(admitted).classify(np.array([[3.0, 0, 0, 0]]))[0].label == "yes"
 
 
 def test_xgboost_json_is_admitted_and_broken_files_are_not(tmp_path: Path) -> None:
@@ -105,7 +145,7 @@ def test_xgboost_json_is_admitted_and_broken_files_are_not(tmp_path: Path) -> No
     assert classifier.classify(np.array([[3.0, 0, 0, 0]], dtype=np.float32))[0].label == "yes"
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ModelRefused, match="is not JSON"):
+    with pytest.raises(ModelRefused, match="does not parse as xgboost-json"):
         admit(record(broken, "xgboost-json"))
     with pytest.raises(ModelRefused, match="no artifact at"):
         admit(record(tmp_path / "missing.json", "xgboost-json"))
@@ -117,4 +157,51 @@ def test_a_model_without_a_licence_is_refused_unless_allowed(tmp_path: Path) -> 
     skops.io.dump(fitted(), artifact)
     with pytest.raises(ModelRefused, match="no licence recorded"):
         admit(record(artifact, "skops", licence=None))
-    assert admit(record(artifact, "skops", licence=" "), allow_unlicensed=True).path == artifact
+    unlicensed = AdmissionPolicy(allow_unlicensed=True)
+    assert admit(record(artifact, "skops", licence=" "), unlicensed).path == artifact
+
+
+def test_the_loader_uses_the_checked_bytes_and_a_changed_file_is_refused(
+    tmp_path: Path,
+) -> None:
+    artifact = tmp_path / "model.skops"
+    skops.io.dump(fitted(), artifact)
+    registered = record(artifact, "skops")
+    admitted = admit(registered)
+    artifact.write_bytes(b"swapped after admission")
+    assert load_classifier(admitted).classify(np.array([[3.0, 0, 0, 0]]))[0].label == "yes"
+    with pytest.raises(ModelRefused, match="changed since it was registered"):
+        admit(registered)
+
+
+def test_a_record_without_a_digest_is_refused(tmp_path: Path) -> None:
+    artifact = tmp_path / "model.skops"
+    skops.io.dump(fitted(), artifact)
+    unpinned = ModelRecord(
+        name="m",
+        version=3,
+        artifact=str(artifact),
+        format="skops",
+        licence="MIT",
+        training_data="x",
+    )
+    with pytest.raises(ModelRefused, match="m v3 has no sha256 recorded"):
+        admit(unpinned)
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    artifact = tmp_path / "model.skops"
+    artifact.write_bytes(bytes(2048))
+    monkeypatch.setattr(Path, "open", lambda *_, **__: pytest.fail("the file was opened"))
+    with pytest.raises(ModelRefused, match="is 2048 bytes, which is over the 1024-byte limit"):
+        read_artifact(artifact, 1024)
+
+
+def test_examine_lists_what_a_skops_file_would_construct(tmp_path: Path) -> None:
+    examination = examine(
+        skops.io.dumps(fitted()), "skops", folder=tmp_path, policy=AdmissionPolicy()
+    )
+    assert examination.refusal is None
+    assert "sklearn.linear_model._logistic.LogisticRegression" in examination.constructs

@@ -3,6 +3,7 @@ only as real safetensors."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ def test_the_mlp_learns_and_reloads_from_safetensors(tmp_path: Path) -> None:
         licence="Apache-2.0",
         training_data="synthetic",
         labels=result.labels,
+        sha256=hashlib.sha256(result.artifact.read_bytes()).hexdigest(),
     )
     classifier = load_classifier(admit(record))
     results = classifier.classify(x[:50])
@@ -52,6 +54,7 @@ def test_a_file_that_is_not_safetensors_is_refused(tmp_path: Path) -> None:
         format="safetensors",
         licence="MIT",
         training_data="x",
+        sha256=hashlib.sha256(fake.read_bytes()).hexdigest(),
     )
-    with pytest.raises(ModelRefused, match="is not a safetensors file"):
+    with pytest.raises(ModelRefused, match="is refused as safetensors: its header length"):
         admit(record)
