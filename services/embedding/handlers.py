@@ -76,8 +76,8 @@ async def embed_requests(
     for request in requests:
         started = clock()
         [vector] = await encoder.encode([request.query])
-        yield RequestEmbedded(
-            **request.model_dump(exclude={"event_id", "occurred_at", "stages"}),
+        yield request.derive(
+            RequestEmbedded,
             event_id=derived_id(request.event_id, "embedded"),
             stages=[
                 *request.stages,

@@ -20,6 +20,11 @@ class Encoder(Protocol):
         """Name and version of the model."""
         ...
 
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors it returns (the index's column is sized by it)."""
+        ...
+
     async def encode(self, texts: Sequence[str]) -> list[list[float]]:
         """Return one normalised vector per text, in order."""
         ...

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArmSample",
     "Judge",
+    "Leadership",
     "OutcomeRecord",
     "PredictionScore",
     "ScoreBook",
@@ -156,4 +157,12 @@ class Judge(Protocol):
 
     async def judge(self, prediction: Prediction) -> Judgement:
         """Return the judge's rating of the prediction's answer."""
+        ...
+
+
+class Leadership(Protocol):
+    """Whether this replica is the one that reports (one at a time, across replicas)."""
+
+    async def leading(self) -> bool:
+        """Return whether this replica leads; once it does, it keeps leading until it stops."""
         ...

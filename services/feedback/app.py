@@ -3,99 +3,49 @@ HTTP API) -> outcomes; the review page."""
 
 from __future__ import annotations
 
-import asyncpg
-from faststream import FastStream
-from faststream.kafka import KafkaResponse
-from opentelemetry import trace
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from functools import partial
 
-from services.feedback.adapters.http_api import HttpServer, build_http_app
-from services.feedback.adapters.pg_ledger import PgPredictionLedger
+from faststream import FastStream
+
+from services.feedback.bootstrap import FeedbackDependencies, bootstrap
 from services.feedback.config import FeedbackSettings
-from services.feedback.handlers import (
-    SERVICE,
-    find_prediction,
-    join_feedback,
-    remember_prediction,
-)
-from services.feedback.ports import PredictionLedger, ReviewPolicy
-from shared.contracts.events import Feedback, Prediction
+from services.feedback.handlers import SERVICE, record_feedback, remember_prediction
+from services.feedback.http_lifecycle import FeedbackHttpApi
+from services.feedback.metrics import observe_outcome
+from shared.contracts.events import Feedback, Outcome, Prediction
 from shared.contracts.topics import Topic
-from shared.kit.metrics import FEEDBACK
-from shared.kit.openinference import annotate_current_span, request_attributes
-from shared.kit.publishing import envelope, publish_event
 from shared.kit.service import ServiceKit
-from shared.kit.telemetry import link_current_span
 
 __all__ = ["create_app"]
 
+Assembler = Callable[[], AbstractAsyncContextManager[FeedbackDependencies]]
 
-def create_app(settings: FeedbackSettings | None = None) -> FastStream:
-    """Build the feedback app; the pool opens and the HTTP API listens in its lifespan."""
+
+def create_app(
+    settings: FeedbackSettings | None = None, *, assemble: Assembler | None = None
+) -> FastStream:
+    """Build the feedback app; nothing connects until it runs (`assemble` replaces the
+    bootstrap, e.g. with fakes). The HTTP API listens once the broker is connected."""
     settings = settings or FeedbackSettings()
     kit = ServiceKit(SERVICE, settings)
-    policy = ReviewPolicy(
-        sample_rate=settings.review_sample_rate,
-        sample_rates=settings.review_sample_rates,
-        confidence_below=settings.review_confidence_below,
+    deps = kit.assemble(assemble or partial(bootstrap, settings))
+    http = FeedbackHttpApi(
+        deps, publisher=kit.publisher(Topic.FEEDBACK), tracer=kit.tracer, source=kit.source
     )
-    ledgers: list[PgPredictionLedger] = []
-    servers: list[HttpServer] = []
-    feedback_topic = kit.publisher(Topic.FEEDBACK)
 
-    async def adapters(pool: asyncpg.Pool) -> dict[str, object]:
-        ledger = PgPredictionLedger(pool)
-        await ledger.create_schema()
-        ledgers.append(ledger)
-        return {"ledger": ledger}
-
-    @kit.subscriber(Topic.PREDICTIONS)
+    @kit.handles(Topic.PREDICTIONS)
     async def on_prediction(event: Prediction) -> None:
-        annotate_current_span(event)
-        traceparent = kit.current_message().headers.get("traceparent")
         await remember_prediction(
-            event, ledger=kit.built("ledger"), traceparent=traceparent, policy=policy
+            event,
+            ledger=deps().ledger,
+            traceparent=kit.current_message().headers.get("traceparent"),
+            policy=deps().policy,
         )
 
-    @kit.subscriber(Topic.FEEDBACK)
-    @kit.publisher(Topic.OUTCOMES)
-    async def on_feedback(event: Feedback) -> KafkaResponse:
-        annotate_current_span(event)
-        ledger: PredictionLedger = kit.built("ledger")
-        known = await find_prediction(event, ledger=ledger, wait_s=settings.feedback_wait_s)
-        link_current_span(known.traceparent, reason="feedback on prediction")
-        outcome = join_feedback(event, known)
-        annotate_current_span(outcome)
-        if event.kind == "review":
-            await ledger.mark_reviewed(event.tenant, event.request_id)
-        FEEDBACK.labels(outcome.experiment, outcome.variant, outcome.kind).inc()
-        return envelope(outcome, kit.source)
+    @kit.handles(Topic.FEEDBACK, publishes=Topic.OUTCOMES, observe=observe_outcome)
+    async def on_feedback(event: Feedback) -> Outcome:
+        return await record_feedback(event, ledger=deps().ledger, wait_s=settings.feedback_wait_s)
 
-    async def submit(feedback: Feedback) -> None:
-        """Publish feedback the HTTP API accepted, in a trace of its own."""
-        tracer = kit.tracer.get_tracer("pillars.feedback")
-        with tracer.start_as_current_span(
-            "POST /v1/feedback",
-            kind=trace.SpanKind.SERVER,
-            attributes={**request_attributes(feedback), "http.route": "/v1/feedback"},
-        ):
-            await publish_event(feedback_topic, feedback, kit.source)
-
-    async def start_http() -> None:
-        if settings.feedback_http_port is None:
-            return
-        app = build_http_app(
-            tokens=settings.feedback_tokens, submit=submit, queue=ledgers[0].review_queue
-        )
-        server = HttpServer(app, settings.feedback_http_host, settings.feedback_http_port)
-        await server.start()
-        servers.append(server)
-
-    async def stop_http() -> None:
-        for server in servers:
-            await server.stop()
-
-    return kit.app(
-        lifespan=kit.database_lifespan(adapters),
-        after_startup=[start_http],
-        on_shutdown=[stop_http],
-    )
+    return kit.app(after_startup=[http.start], on_shutdown=[http.stop])

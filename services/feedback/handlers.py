@@ -10,8 +10,16 @@ from services.feedback.ports import KnownPrediction, PredictionLedger, ReviewPol
 from shared.buckets import bucket
 from shared.contracts.events import Feedback, Outcome, Prediction, derived_id, utcnow
 from shared.kit.deadletter import Rejected
+from shared.kit.telemetry import link_current_span
 
-__all__ = ["SERVICE", "join_feedback", "remember_prediction", "review_reason"]
+__all__ = [
+    "SERVICE",
+    "find_prediction",
+    "join_feedback",
+    "record_feedback",
+    "remember_prediction",
+    "review_reason",
+]
 
 SERVICE = "feedback"
 
@@ -77,17 +85,32 @@ def join_feedback(
     feedback: Feedback, known: KnownPrediction, *, clock: Callable[[], datetime] = utcnow
 ) -> Outcome:
     """Return the outcome: the feedback with its prediction's experiment, arm and answer."""
-    return Outcome(
+    return feedback.derive(
+        Outcome,
         event_id=derived_id(feedback.event_id, "outcome"),
         occurred_at=clock(),
-        tenant=feedback.tenant,
-        feedback_id=feedback.feedback_id,
-        request_id=feedback.request_id,
-        kind=feedback.kind,
-        value=feedback.value,
-        review=feedback.review,
         experiment=known.experiment,
         variant=known.variant,
         answer=known.answer,
         prediction_occurred_at=known.occurred_at,
     )
+
+
+async def record_feedback(
+    feedback: Feedback,
+    *,
+    ledger: PredictionLedger,
+    wait_s: float,
+    clock: Callable[[], datetime] = utcnow,
+) -> Outcome:
+    """Return the outcome of `feedback`, joined to its prediction; a review takes that
+    prediction off the review queue.
+
+    The message's span links to the prediction's trace, so one finds the other.
+    """
+    known = await find_prediction(feedback, ledger=ledger, wait_s=wait_s)
+    link_current_span(known.traceparent, reason="feedback on prediction")
+    outcome = join_feedback(feedback, known, clock=clock)
+    if feedback.kind == "review":
+        await ledger.mark_reviewed(feedback.tenant, feedback.request_id)
+    return outcome

@@ -46,13 +46,15 @@ async def answer_request(
 
 
 def shadow_requests(request: RequestEmbedded) -> list[RequestEmbedded]:
-    """Return the request as each shadow arm receives it (its variant, solution, depth)."""
+    """Return the request as each shadow arm receives it (its variant, solution, depth and
+    model version)."""
     return [
         request.model_copy(
             update={
                 "variant": shadow.variant,
                 "solution": shadow.solution,
                 "top_k": shadow.top_k,
+                "model_version": shadow.model_version,
                 "shadows": [],
                 "event_id": derived_id(request.event_id, f"shadow:{shadow.variant}"),
             }
@@ -71,19 +73,13 @@ def prediction(
     trace_id: str | None,
     shadow: bool,
 ) -> Prediction:
-    """Return the prediction event for `answer`."""
-    return Prediction(
+    """Return the prediction event for `answer`, with the request's provenance."""
+    return request.derive(
+        Prediction,
         event_id=derived_id(request.event_id, "predicted"),
-        tenant=request.tenant,
-        request_id=request.request_id,
-        query=request.query,
-        user_id=request.user_id,
-        experiment=request.experiment,
-        variant=request.variant,
         answer=answer.text,
         sources=answer.sources,
         model=answer.model,
-        embedding_model=request.embedding_model,
         solution=solution.name,
         solution_version=solution.version,
         blocks=answer.blocks,
@@ -93,7 +89,6 @@ def prediction(
         input_tokens=answer.input_tokens,
         output_tokens=answer.output_tokens,
         estimated_cost_usd=answer.cost_usd,
-        request_occurred_at=request.request_occurred_at,
         stages=[*request.stages, Stage(service=SERVICE, started_at=started, finished_at=finished)],
         trace_id=trace_id,
         shadow=shadow,

@@ -139,7 +139,9 @@ class SolutionRunner:
         block = solution.classifier
         started = self.clock()
         try:
-            model = await self.classifiers.classifier(block.model, block.version)
+            # The arm's model version (a challenger's) wins over the solution's own.
+            version = request.model_version or block.version
+            model = await self.classifiers.classifier(block.model, version)
         except LookupError as exc:
             if solution.generator is None:
                 raise LookupError(f"solution {solution.name!r}: {exc}") from exc

@@ -79,15 +79,18 @@ async def accept_request(
         live = [a.name for a in experiment.live_arms]
         kept = experiment.arm(await assignments.remember(experiment.name, unit, arm.name, live))
         arm = kept or arm
-    return RequestAccepted(
-        **event.model_dump(exclude={"event_id", "occurred_at", "schema_version"}),
+    return event.derive(
+        RequestAccepted,
         event_id=derived_id(event.event_id, "accepted"),
         experiment=experiment.name,
         variant=arm.name,
         solution=arm.solution,
         top_k=arm.top_k,
+        model_version=arm.model_version,
         shadows=[
-            ShadowArm(variant=a.name, solution=a.solution, top_k=a.top_k)
+            ShadowArm(
+                variant=a.name, solution=a.solution, top_k=a.top_k, model_version=a.model_version
+            )
             for a in experiment.shadow_arms
         ],
         request_occurred_at=event.occurred_at,

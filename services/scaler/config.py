@@ -6,14 +6,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.contracts.topics import CONSUMED_BY, Topic
+from shared.contracts.topics import BROADCAST, CONSUMED_BY, Topic
 from shared.kit.settings import PillarsSettings
 
 __all__ = ["ScalerSettings"]
 
-# Which topics each service consumes; its consumer groups are `<prefix>.<service>.<topic>`.
+# Which topics each service consumes in shared groups (`<prefix>.<service>.<topic>`); a
+# broadcast topic's readers each have their own group, so it is no work to scale for.
 DEFAULT_WATCH: dict[str, list[Topic]] = {
-    service: list(topics) for service, topics in CONSUMED_BY.items()
+    service: [t for t in topics if t not in BROADCAST] for service, topics in CONSUMED_BY.items()
 }
 
 

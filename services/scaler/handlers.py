@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
 from services.scaler.policy import Observation, Policy, RateTracker, Stabilizer
-from services.scaler.ports import GroupLag
+from services.scaler.ports import GroupLag, ReplicaBackend
 from shared.contracts.events import ScalingDecision
 
-__all__ = ["SERVICE", "ServiceScaler", "observe"]
+__all__ = ["SERVICE", "ServiceScaler", "observe", "scale_service"]
 
 SERVICE = "scaler"
+
+log = logging.getLogger(__name__)
 
 
 def observe(
@@ -95,3 +100,48 @@ class ServiceScaler:
             reason=reason,
             backend=backend,
         )
+
+
+async def scale_service(
+    groups: Sequence[GroupLag],
+    *,
+    consumers: Sequence[int],
+    scaler: ServiceScaler,
+    backend: ReplicaBackend,
+    clock: Callable[[], float] = time.monotonic,
+) -> ScalingDecision:
+    """Decide how many replicas `scaler`'s service needs from its groups' lag, and act.
+
+    `consumers[i]`: the consumers one replica runs for `groups[i]`'s topic. A failed action
+    is not raised but recorded in the decision's `error`, and retried next round.
+    """
+    service = scaler.service
+    running = await backend.replicas(service)
+    if running is None:  # each replica is one member per consumer it runs
+        running = max(
+            (math.ceil(g.members / n) for g, n in zip(groups, consumers, strict=True)),
+            default=0,
+        )
+    decision = scaler.decide(
+        groups,
+        replicas=running,
+        at=clock(),
+        backend=backend.name,
+        consumers_per_replica=min(consumers, default=1),
+    )
+    if decision.desired_replicas != running and backend.name != "dry-run":
+        try:
+            acted = await backend.scale(service, decision.desired_replicas)
+            decision = decision.model_copy(update={"acted": acted})
+        except Exception as exc:  # a failed action is reported, and retried next round
+            log.exception("scaling %s to %d failed", service, decision.desired_replicas)
+            decision = decision.model_copy(update={"error": f"{type(exc).__name__}: {exc}"})
+    if decision.acted:
+        log.info(
+            "%s: %d -> %d replicas (%s)",
+            service,
+            running,
+            decision.desired_replicas,
+            decision.reason,
+        )
+    return decision

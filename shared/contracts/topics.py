@@ -10,20 +10,28 @@ from shared.contracts.events import (
     DocumentIndexed,
     Evaluation,
     Event,
+    ExperimentChanged,
     Feedback,
     InferenceRequest,
+    LoopDecision,
+    ModelRegistered,
     Outcome,
     Prediction,
     RequestAccepted,
     RequestEmbedded,
     ScalingDecision,
+    TrainingRequested,
 )
 
 __all__ = [
+    "BROADCAST",
+    "BUSINESS_SYSTEMS",
     "CONSUMED",
     "CONSUMED_BY",
     "EVENT_OF",
     "MAX_MESSAGE_BYTES",
+    "OPERATORS",
+    "PRODUCED_BY",
     "Topic",
     "all_consumer_groups",
     "all_topic_names",
@@ -51,6 +59,10 @@ class Topic(StrEnum):
     OUTCOMES = "outcomes"
     EVALUATIONS = "evaluations"
     SCALING = "scaling"
+    EXPERIMENTS = "experiments"
+    TRAINING = "training"
+    MODELS = "models"
+    LOOP = "loop"
 
 
 EVENT_OF: dict[Topic, type[Event]] = {
@@ -66,9 +78,16 @@ EVENT_OF: dict[Topic, type[Event]] = {
     Topic.OUTCOMES: Outcome,
     Topic.EVALUATIONS: Evaluation,
     Topic.SCALING: ScalingDecision,
+    Topic.EXPERIMENTS: ExperimentChanged,
+    Topic.TRAINING: TrainingRequested,
+    Topic.MODELS: ModelRegistered,
+    Topic.LOOP: LoopDecision,
 }
 
-# Which topics each service consumes (DESIGN.md's table); each consumed topic gets a DLQ.
+# The topic map: which topics each service consumes and produces. A service's subscribers
+# and publishers are declared from it (`ServiceKit` refuses any other), the README's topic
+# table is generated from it, and each consumed topic gets a DLQ. Business systems produce
+# documents, requests and feedback.
 CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
     "ingestion": (Topic.DOCUMENTS, Topic.REQUESTS),
     "embedding": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
@@ -76,6 +95,20 @@ CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
     "evaluator": (Topic.PREDICTIONS, Topic.OUTCOMES, Topic.REQUESTS_EMBEDDED),
     "feedback": (Topic.PREDICTIONS, Topic.FEEDBACK),
 }
+PRODUCED_BY: dict[str, tuple[Topic, ...]] = {
+    "ingestion": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
+    "embedding": (Topic.INDEXED, Topic.REQUESTS_EMBEDDED),
+    "inference": (Topic.PREDICTIONS, Topic.PREDICTIONS_SHADOW),
+    "evaluator": (Topic.EVALUATIONS,),
+    "feedback": (Topic.OUTCOMES, Topic.FEEDBACK),
+    "scaler": (Topic.SCALING,),
+}
+BUSINESS_SYSTEMS: tuple[Topic, ...] = (Topic.DOCUMENTS, Topic.REQUESTS, Topic.FEEDBACK)
+# What operators publish through `pillars` (an experiment set by hand, a retraining asked for).
+OPERATORS: tuple[Topic, ...] = (Topic.EXPERIMENTS, Topic.TRAINING)
+# Topics every replica of a consumer reads in full (a group of its own, from the end):
+# run-time configuration that each replica must apply, not work to share out.
+BROADCAST: frozenset[Topic] = frozenset({Topic.EXPERIMENTS})
 CONSUMED: frozenset[Topic] = frozenset(t for topics in CONSUMED_BY.values() for t in topics)
 
 
@@ -85,8 +118,14 @@ def consumer_group(prefix: str, service: str, topic: Topic) -> str:
 
 
 def all_consumer_groups(prefix: str) -> list[str]:
-    """Return every consumer group of the platform's services."""
-    return [consumer_group(prefix, s, t) for s, topics in CONSUMED_BY.items() for t in topics]
+    """Return every shared consumer group of the platform's services (a broadcast topic's
+    readers each have a group of their own)."""
+    return [
+        consumer_group(prefix, s, t)
+        for s, topics in CONSUMED_BY.items()
+        for t in topics
+        if t not in BROADCAST
+    ]
 
 
 def topic_name(topic: Topic, prefix: str = "pillars") -> str:

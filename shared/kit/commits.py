@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
 from faststream.message import StreamMessage
 
+from shared.kit.faststream_seams import swap_ack
 from shared.kit.records import records_of
 
 __all__ = [
@@ -152,6 +153,5 @@ async def commit_after_handling(
     """A FastStream parser: the message (one record or a batch) as FastStream builds it,
     acked by deferred commits."""
     message: StreamMessage[Any] = await original(records)
-    if type(message) is KafkaAckableMessage:
-        message.__class__ = _DeferredCommitMessage
+    swap_ack(message, _DeferredCommitMessage)
     return message

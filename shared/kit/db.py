@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 from pgvector.asyncpg import register_vector
 
-__all__ = ["apply_schema", "create_pool"]
+__all__ = ["apply_schema", "create_pool", "open_pool"]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -45,6 +48,16 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 4) -> asyn
     )
     assert pool is not None
     return pool
+
+
+@asynccontextmanager
+async def open_pool(dsn: str, *, max_size: int = 4) -> AsyncIterator[asyncpg.Pool]:
+    """Hold a pool to `dsn` (see `create_pool`) for the block, then close it."""
+    pool = await create_pool(dsn, max_size=max_size)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 def _redact(dsn: str) -> str:

@@ -16,9 +16,9 @@ import asyncpg
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, RequestTimedOutError
 from faststream import BaseMiddleware
-from faststream._internal.context.repository import ContextRepo
 
 from shared.contracts.topics import dlq_name
+from shared.kit.faststream_seams import ContextRepo, broker_of_context, handler_of_context
 from shared.kit.metrics import DEADLETTERS
 from shared.kit.records import records_of
 
@@ -115,9 +115,9 @@ class DeadLetterMiddleware(BaseMiddleware):
             log.warning("transient failure, will retry: %s", describe(exc_val))
             await asyncio.sleep(self.backoff_s)
             return False  # the ack policy NACKs: Kafka redelivers from the same offset
-        handler = self.context.get("handler_")
+        handler = handler_of_context(self.context)
         consumer = getattr(handler, "group_id", None) or "unknown"
-        broker = self.context.get("broker")
+        broker = broker_of_context(self.context)
         for record in records_of(self.msg):
             await dead_letter(broker, record, reason=describe(exc_val), consumer=consumer)
         return True

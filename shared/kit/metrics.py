@@ -1,4 +1,5 @@
-"""Prometheus metrics: Kafka's (`KafkaMetrics`) and pillars' domain ones, one endpoint a process.
+"""Prometheus metrics every service has: Kafka's (`KafkaMetrics`), hop latency, dead letters;
+one endpoint a process. Each service defines its domain series in its own `metrics.py`.
 
 Names follow Prometheus' conventions (base units, `_total` counters, `_seconds` durations).
 A process serves them on `PILLARS_METRICS_PORT` (unset: no endpoint; 0: any free port). When
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from faststream import BaseMiddleware
-from faststream._internal.context.repository import ContextRepo
 from faststream.exceptions import IgnoredException
 from faststream.kafka.response import KafkaPublishCommand
 from faststream.message import StreamMessage
@@ -26,84 +26,28 @@ from faststream.prometheus.consts import (
 )
 from faststream.prometheus.container import MetricsContainer
 from faststream.prometheus.types import ProcessingStatus, PublishingStatus
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 
+from shared.kit.faststream_seams import ContextRepo
 from shared.kit.records import records_of
 
 __all__ = [
-    "CONSUMER_LAG",
-    "CURRENT_REPLICAS",
     "DEADLETTERS",
-    "DESIRED_REPLICAS",
-    "EMBED_BATCH_SIZE",
-    "FEEDBACK",
-    "GENERATOR_COST",
-    "GENERATOR_TOKENS",
     "HOP_LATENCY",
-    "PREDICTIONS",
-    "PREDICTION_LATENCY",
-    "RETRIEVAL_DURATION",
-    "RETRIEVAL_RELEVANCE",
-    "SCALING_DECISIONS",
+    "LATENCY_BUCKETS",
     "KafkaMetrics",
     "MetricsEndpoint",
 ]
 
 log = logging.getLogger(__name__)
 
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 HOP_LATENCY = Histogram(
     "pillars_hop_latency_seconds",
     "From a record's Kafka timestamp to the start of its processing by a service.",
     ["service", "topic"],
-    buckets=_LATENCY_BUCKETS,
-)
-PREDICTIONS = Counter(
-    "pillars_predictions_total", "Predictions published.", ["experiment", "variant", "model"]
-)
-PREDICTION_LATENCY = Histogram(
-    "pillars_prediction_latency_seconds",
-    "From the request's occurrence to its prediction.",
-    ["experiment", "variant"],
-    buckets=_LATENCY_BUCKETS,
-)
-EMBED_BATCH_SIZE = Histogram(
-    "pillars_embed_batch_size",
-    "Texts per batch (documents: chunks encoded together; queries: requests consumed "
-    "together, each encoded on its own).",
-    ["kind"],
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
-)
-RETRIEVAL_DURATION = Histogram(
-    "pillars_retrieval_duration_seconds",
-    "One nearest-neighbour query against the index.",
-    buckets=_LATENCY_BUCKETS,
-)
-GENERATOR_TOKENS = Counter(
-    "pillars_generator_tokens_total", "Tokens a generator read or wrote.", ["model", "direction"]
-)
-GENERATOR_COST = Counter(
-    "pillars_generator_cost_usd_total", "Estimated generator cost in US dollars.", ["model"]
-)
-RETRIEVAL_RELEVANCE = Histogram(
-    "pillars_retrieval_relevance",
-    "Mean similarity of a prediction's retrieved passages to its query.",
-    ["experiment", "variant"],
-    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-)
-FEEDBACK = Counter(
-    "pillars_feedback_total",
-    "Feedback joined to its prediction.",
-    ["experiment", "variant", "kind"],
-)
-CONSUMER_LAG = Gauge(
-    "pillars_consumer_lag_messages", "Messages not yet committed.", ["service", "consumer_group"]
-)
-DESIRED_REPLICAS = Gauge("pillars_desired_replicas", "What the scaler decided.", ["service"])
-CURRENT_REPLICAS = Gauge("pillars_current_replicas", "Replicas running.", ["service"])
-SCALING_DECISIONS = Counter(
-    "pillars_scaling_decisions_total", "Scaling decisions by direction.", ["service", "direction"]
+    buckets=LATENCY_BUCKETS,
 )
 DEADLETTERS = Counter(
     "pillars_deadletters_total", "Records sent to a dead-letter topic.", ["topic"]

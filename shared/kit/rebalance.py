@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from shared.kit.commits import flush_partitions
+from shared.kit.faststream_seams import wait_for_in_flight
 
 __all__ = ["FinishBeforeRevoke"]
 
@@ -32,10 +33,8 @@ class FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # ai
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Return once every message being handled is done (acked or nacked) and what was
         handled is committed."""
-        lock: Any = getattr(self.subscriber, "lock", None)
-        if revoked and lock is not None and hasattr(lock, "wait_release"):
-            await lock.wait_release(self.timeout_s)
         if revoked:
+            await wait_for_in_flight(self.subscriber, self.timeout_s)
             await flush_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:

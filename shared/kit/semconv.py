@@ -16,7 +16,7 @@ used (`<topic> process`, `messaging.kafka.destination.partition`,
 `messaging.destination.partition.id`, `messaging.operation.type`, ...). `messaging/dup`:
 both attribute sets, current span names. `pillars up`, compose/ and the Kubernetes
 ConfigMap set `messaging/dup`. Every span also carries the consumer group (consumers), the
-client id and the broker address, and `ServiceAttribute` stamps each with its service.
+client id and the broker address.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from faststream import BaseMiddleware
-from faststream._internal.context.repository import ContextRepo
 from faststream.kafka.response import KafkaPublishCommand
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.contracts.topics import CONSUMED_BY, consumer_group, topic_name
+from shared.kit.faststream_seams import ContextRepo
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ConventionalKafkaTelemetry",
     "Conventions",
-    "ServiceAttribute",
     "messaging_conventions",
 ]
 
@@ -289,22 +288,3 @@ def _links(batch_headers: list[dict[str, Any]]) -> list[Link]:
         if span.is_valid:
             links.setdefault(span.span_id, Link(span))
     return list(links.values())
-
-
-class ServiceAttribute(SpanProcessor):
-    """Stamps every span with the service that made it (trace UIs do not all show resources)."""
-
-    def __init__(self, service: str) -> None:
-        self.service = service
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        span.set_attribute("pillars.service", self.service)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        return None
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True

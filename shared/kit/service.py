@@ -1,57 +1,68 @@
-"""What every service's app.py starts from: settings, tracing, broker, typed topics, the app."""
+"""What every service's app.py starts from: settings, tracing, broker, typed topics, the app.
+
+An app.py builds a `ServiceKit`, hands it its bootstrap (`assemble`), declares each
+subscriber with `handles` as one call into a handler, and returns `app()`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import logging
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import inspect
+import typing
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
-from faststream import ContextRepo, FastStream
-from faststream.kafka import KafkaBroker
+from faststream import FastStream
+from faststream.kafka import KafkaBroker, KafkaResponse
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.publisher import DefaultPublisher
-from faststream.message import StreamMessage
 from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
-from pydantic import ValidationError
 
 from shared.contracts.events import Event
-from shared.contracts.topics import EVENT_OF, Topic, topic_name
+from shared.contracts.topics import (
+    BROADCAST,
+    CONSUMED_BY,
+    EVENT_OF,
+    PRODUCED_BY,
+    Topic,
+    topic_name,
+)
+from shared.kit.assembly import Assembled, Periodic
 from shared.kit.batches import Received, raw_bodies, valid_events
 from shared.kit.commits import commit_after_handling
-from shared.kit.db import create_pool
+from shared.kit.decoding import validated_as
+from shared.kit.faststream_seams import current_message, poll_without_idle_sleep
 from shared.kit.messaging import consumer_options, consumers_per_replica, make_broker
 from shared.kit.metrics import MetricsEndpoint
-from shared.kit.openinference import ModelWork, request_attributes
-from shared.kit.publishing import publish_event
+from shared.kit.openinference import ModelWork, annotate_current_span, request_attributes
+from shared.kit.publishing import envelope, publish_event
 from shared.kit.rebalance import FinishBeforeRevoke
-from shared.kit.records import event_from_record
-from shared.kit.settings import PillarsSettings, settings_problem
+from shared.kit.settings import PillarsSettings
 from shared.kit.telemetry import continue_trace, setup_tracing
 
-__all__ = ["ServiceKit", "run_service"]
+__all__ = ["ServiceKit"]
 
 E = TypeVar("E", bound=Event)
-_MISSING = object()
-Lifespan = Callable[[ContextRepo], AbstractAsyncContextManager[None]]
+S = TypeVar("S", bound=PillarsSettings)
+D = TypeVar("D")
+Handler = Callable[[E], Awaitable[Event | None]]
 
 
 @dataclass
-class ServiceKit:
+class ServiceKit(Generic[S]):
     """The broker, tracer and topic helpers of one service; building it connects nothing."""
 
     service: str
-    settings: PillarsSettings
+    settings: S
     tracer: TracerProvider = field(init=False)
     broker: KafkaBroker = field(init=False)
     metrics: MetricsEndpoint = field(init=False)
+    _assembled: Assembled[Any] | None = field(default=None, init=False)
+    _periodic: list[Periodic] = field(default_factory=list, init=False)
+    _publishers: dict[Topic, DefaultPublisher] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.tracer = setup_tracing(self.service)
@@ -73,16 +84,30 @@ class ServiceKit:
         """Return the consumer group this service reads `topic` with."""
         return str(consumer_options(self.settings, self.service, topic)["group_id"])
 
+    def assemble(self, build: Callable[[], AbstractAsyncContextManager[D]]) -> Assembled[D]:
+        """Build the service's dependencies with `build` (its bootstrap) while the app runs;
+        return what the subscribers call to reach them."""
+        self._assembled = Assembled(self.service, build)
+        return self._assembled
+
+    def every(self, interval_s: float, name: str, round_: Callable[[], Awaitable[None]]) -> None:
+        """Run `round_` every `interval_s` while the app runs (e.g. a report, a decision)."""
+        self._periodic.append(Periodic(f"{self.service}-{name}", interval_s, round_))
+
     def subscriber(
         self, topic: Topic, **options: Any
     ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
         """Return a subscriber decorator for `topic` that commits only after processing.
 
-        On a rebalance its in-flight messages finish and commit before the partitions
-        move, so a replica joining or leaving does not make another one redo them. Offsets
-        commit shortly after handling (`shared.kit.commits`). A request topic is read by
-        several consumers (`consumers_per_replica`).
+        The topic map (`CONSUMED_BY`) says what a service may consume; subscribing to
+        anything else is refused, so the map and the subscribers cannot disagree. On a
+        rebalance in-flight messages finish and commit before the partitions move, so a
+        replica joining or leaving does not make another one redo them. Offsets commit
+        shortly after handling (`shared.kit.commits`). A request topic is read by several
+        consumers (`consumers_per_replica`).
         """
+        if topic not in CONSUMED_BY.get(self.service, ()):
+            raise ValueError(f"{self.service} does not consume {topic} (CONSUMED_BY)")
         listener = FinishBeforeRevoke(timeout_s=self.settings.shutdown_grace_s)
         workers = consumers_per_replica(self.settings, self.service, topic)
         options.setdefault("parser", commit_after_handling)
@@ -98,6 +123,59 @@ class ServiceKit:
         listener.subscriber = subscriber
         decorator: Callable[[Callable[..., Awaitable[Any]]], Any] = subscriber
         return decorator
+
+    def handles(
+        self,
+        topic: Topic,
+        *,
+        publishes: Topic | None = None,
+        observe: Callable[[Any], None] | None = None,
+    ) -> Callable[[Handler[E]], Any]:
+        """Subscribe a one-event handler to `topic`; what it returns is published to
+        `publishes` with its key and CloudEvents headers.
+
+        Both events annotate the message's span, and `observe` (the service's metrics)
+        sees the returned event, so the handler itself is only the call into the domain.
+        A topic of the map's `BROADCAST` set reaches every replica (`broadcast_options`).
+        """
+
+        def decorator(handler: Handler[E]) -> Any:
+            (parameter,) = inspect.signature(handler).parameters.values()
+            event_type = typing.get_type_hints(handler)[parameter.name]
+
+            async def subscriber(event: Any) -> KafkaResponse | None:
+                annotate_current_span(event)
+                result = await handler(event)
+                if result is None:
+                    return None
+                annotate_current_span(result)
+                if observe is not None:
+                    observe(result)
+                return envelope(result, self.source)
+
+            subscriber.__name__ = subscriber.__qualname__ = handler.__name__
+            subscriber.__doc__ = handler.__doc__
+            # The event's real type (not a string under `from __future__ import annotations`)
+            # for FastStream's AsyncAPI and its argument check.
+            subscriber.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+                [parameter.replace(annotation=event_type)]
+            )
+            wired: Any = subscriber
+            if publishes is not None:
+                wired = self.publisher(publishes)(wired)
+            options = self.broadcast_options(topic) if topic in BROADCAST else {}
+            return self.subscriber(topic, **options)(wired)
+
+        return decorator
+
+    def broadcast_options(self, topic: Topic) -> dict[str, Any]:
+        """Return the options that make every replica read every new record of `topic`: a
+        consumer group of this process' own, starting from the end (a replica loads the
+        current state at start, e.g. the experiment in force, and follows changes)."""
+        return {
+            "group_id": f"{self.consumer_group(topic)}.{uuid.uuid4().hex[:12]}",
+            "auto_offset_reset": "latest",
+        }
 
     def batch_subscriber(
         self, topic: Topic, *, max_records: int, wait_ms: int
@@ -120,12 +198,10 @@ class ServiceKit:
         poll_without_idle_sleep(subscriber, max_records=max_records, wait_ms=wait_ms)
         return subscriber
 
-    async def valid_batch(
-        self, message: KafkaMessage, topic: Topic, model: type[E]
-    ) -> list[Received[E]]:
-        """Return the batch's valid events; the invalid ones go to the topic's DLQ."""
+    async def valid_batch(self, topic: Topic, model: type[E]) -> list[Received[E]]:
+        """Return the current batch's valid events; the invalid ones go to the topic's DLQ."""
         return await valid_events(
-            message, model, broker=self.broker, consumer=self.consumer_group(topic)
+            self.current_message(), model, broker=self.broker, consumer=self.consumer_group(topic)
         )
 
     async def publish_in_trace(
@@ -150,126 +226,43 @@ class ServiceKit:
             if work is not None:
                 work.record(self.tracer)
 
-    def built(self, name: str) -> Any:
-        """Return the object the lifespan built under `name`, for a handler to use.
-
-        Handlers read their adapters here rather than through `Context()` parameters:
-        FastStream resolves each of those through fast_depends in a worker thread, one
-        thread hop per parameter and message, which under load cost the request path
-        milliseconds a hop. This is one dictionary lookup.
-        """
-        found = self.broker.context.get(name, _MISSING)
-        if found is _MISSING:
-            raise RuntimeError(f"{self.service} has no {name!r}: its lifespan has not built it")
-        return found
+    async def publish(self, publisher: DefaultPublisher, event: Event) -> None:
+        """Publish `event` from this service, waiting for the broker's acknowledgement."""
+        await publish_event(publisher, event, self.source)
 
     def current_message(self) -> KafkaMessage:
-        """Return the message being handled (what a `KafkaMessage` parameter would get,
-        without the worker-thread hop `built` explains)."""
-        message: KafkaMessage = self.broker.context.get_local("message")
-        return message
-
-    def database_lifespan(
-        self, build: Callable[[asyncpg.Pool], Awaitable[Mapping[str, object]]]
-    ) -> Lifespan:
-        """Return a lifespan that opens the pool, keeps `build(pool)`'s objects for the
-        handlers (see `built`) and closes the pool when the app stops."""
-
-        @asynccontextmanager
-        async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
-            pool = await create_pool(self.settings.dsn)
-            try:
-                for name, value in (await build(pool)).items():
-                    context.set_global(name, value)
-                yield
-            finally:
-                await pool.close()
-
-        return lifespan
+        """Return the message being handled."""
+        return current_message(self.broker)
 
     def publisher(self, topic: Topic) -> DefaultPublisher:
-        """Return a publisher for `topic`, documented with its event's schema."""
-        return self.broker.publisher(
-            self.topic(topic), schema=EVENT_OF[topic], title=f"{self.topic(topic)}:publish"
-        )
+        """Return a publisher for `topic`, documented with its event's schema; the topic
+        map (`PRODUCED_BY`) says what a service may publish."""
+        if topic not in PRODUCED_BY.get(self.service, ()):
+            raise ValueError(f"{self.service} does not produce {topic} (PRODUCED_BY)")
+        # One per topic: a second would document the channel twice (FastStream warns).
+        if topic not in self._publishers:
+            self._publishers[topic] = self.broker.publisher(
+                self.topic(topic), schema=EVENT_OF[topic], title=f"{self.topic(topic)}:publish"
+            )
+        return self._publishers[topic]
 
     def app(self, **hooks: Any) -> FastStream:
-        """Return the FastStream app; it serves its metrics while it runs, and the tracer
+        """Return the FastStream app: its dependencies are built while it runs, its periodic
+        rounds run once the broker is connected, it serves its metrics, and the tracer
         flushes its spans when it stops."""
-        startup = [self.metrics.start, *hooks.pop("on_startup", ())]
-        shutdown = [*hooks.pop("after_shutdown", ()), self.metrics.stop, self.tracer.shutdown]
+        if self._assembled is not None:
+            hooks.setdefault("lifespan", self._assembled.lifespan)
+        rounds = self._periodic
         return FastStream(
             self.broker,
             specification=AsyncAPI(self.broker, title=f"pillars-{self.service}", version="1.0.0"),
-            on_startup=startup,
-            after_shutdown=shutdown,
+            on_startup=[self.metrics.start, *hooks.pop("on_startup", ())],
+            after_startup=[*hooks.pop("after_startup", ()), *(r.start for r in rounds)],
+            on_shutdown=[*(r.stop for r in rounds), *hooks.pop("on_shutdown", ())],
+            after_shutdown=[
+                *hooks.pop("after_shutdown", ()),
+                self.metrics.stop,
+                self.tracer.shutdown,
+            ],
             **hooks,
         )
-
-
-def validated_as(model: type[E]) -> Callable[[StreamMessage[Any]], Awaitable[E]]:
-    """Return a FastStream decoder that validates a record's JSON as `model` in one pass.
-
-    FastStream's own decoder parses the JSON into Python objects and the handler's
-    signature validates those again: for a request carrying its 384-float query vector
-    that took 267 us against 41 us for pydantic's JSON validation. An invalid record
-    raises the same `ValidationError`, so it is dead-lettered as before. A body without
-    `event_id` or `occurred_at` gets them from its record (`shared.kit.records`).
-    """
-
-    async def decode(message: StreamMessage[Any]) -> E:
-        return event_from_record(model, message.body, message.raw_message)
-
-    return decode
-
-
-def poll_without_idle_sleep(subscriber: Any, *, max_records: int, wait_ms: int) -> None:
-    """Make a FastStream batch subscriber poll without sleeping after an empty poll.
-
-    FastStream 0.7's batch poll sleeps `batch_timeout_ms` more when `getmany` found
-    nothing, so a record arriving during that sleep waits for it (up to 50 ms a hop for
-    requests). `getmany` itself already waits up to `wait_ms` and returns as soon as a
-    record arrives, so without the sleep an idle consumer still polls only every `wait_ms`.
-    """
-
-    async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[bytes, bytes], ...]:
-        batches = await consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
-        return tuple(itertools.chain.from_iterable(batches.values()))
-
-    subscriber.get_msg = get_msg
-
-
-def run_service(create_app: Callable[[], FastStream]) -> None:
-    """Run a service's app until SIGINT/SIGTERM."""
-    logging.basicConfig(
-        level=os.environ.get("PILLARS_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    try:
-        loop_factory = event_loop_factory(PillarsSettings().event_loop)
-        app = create_app()
-    except ValidationError as exc:  # a misconfiguration: one line, not a stack trace
-        logging.getLogger("pillars").error("%s", settings_problem(exc))
-        raise SystemExit(2) from None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(app.run())
-
-
-def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """Return uvloop's event loop factory (`choice` "uvloop", where it is installed), else
-    None: asyncio's own loop.
-
-    Every Kafka hop is a few event-loop turns in the producing service (the producer's
-    sender task, its request, the acknowledgement) and a few in the consuming one; with
-    uvloop a plain produce -> consume hop measured about a tenth less than with asyncio's
-    loop (2.54 against 2.80 ms p50, one message every 10 ms).
-    """
-    if choice != "uvloop":
-        return None
-    try:
-        import uvloop
-    except ImportError:  # Windows: uvloop does not build there
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory

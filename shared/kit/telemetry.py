@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from shared.kit.semconv import ServiceAttribute
-
 __all__ = [
+    "ServiceAttribute",
     "continue_trace",
     "current_trace_id",
     "link_current_span",
@@ -109,3 +109,22 @@ def continue_trace(
     start = nanoseconds(started_at)
     with tracer.start_as_current_span(name, context=parent, links=links, start_time=start) as span:
         yield span
+
+
+class ServiceAttribute(SpanProcessor):
+    """Stamps every span with the service that made it (trace UIs do not all show resources)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        span.set_attribute("pillars.service", self.service)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

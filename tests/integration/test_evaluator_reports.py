@@ -11,7 +11,8 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from services.evaluator.adapters.pg_score_book import PgScoreBook
-from services.evaluator.handlers import evaluate_prediction, record_outcome, report
+from services.evaluator.handlers import evaluate_prediction, record_outcome
+from services.evaluator.reporting import report
 from services.evaluator.sequential import SequentialTest
 from shared.contracts.events import Evaluation, Outcome, ReviewVerdict, utcnow
 from tests.unit.evaluator.test_handlers import prediction

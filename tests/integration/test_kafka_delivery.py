@@ -17,7 +17,11 @@ from shared.platform.runtime.stack import Endpoints
 async def test_poison_between_good_documents_is_dead_lettered(
     endpoints: Endpoints, client: PillarsClient, tenant: str
 ) -> None:
-    app = create_app(IngestionSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers))
+    settings = IngestionSettings(
+        kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
+        database_url=endpoints.database_url,
+    )
+    app = create_app(settings)
     assert app.broker is not None
     chunks = await client.watch(Topic.CHUNKS)
     dlq = AIOKafkaConsumer(
@@ -27,6 +31,8 @@ async def test_poison_between_good_documents_is_dead_lettered(
         auto_offset_reset="earliest",
     )
     await dlq.start()
+    lifespan = app.lifespan_context()  # what `app.run()` does, without the signals
+    await lifespan.__aenter__()
     await app.start()
     try:
         key = f"{tenant}/d".encode()  # one key: one partition, so order is what we sent
@@ -57,6 +63,7 @@ async def test_poison_between_good_documents_is_dead_lettered(
         assert headers["pillars_dlq_consumer"] == b"pillars.ingestion.documents"
     finally:
         await app.stop()
+        await lifespan.__aexit__(None, None, None)
         await chunks.stop()
         await dlq.stop()
 

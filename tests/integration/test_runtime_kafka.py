@@ -15,7 +15,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.kit.settings import cache_dir
-from shared.platform.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
+from shared.platform.runtime.kafka import EmbeddedKafka
+from shared.platform.runtime.kafka_jars import resolve_kafka_jars
 
 pytestmark = pytest.mark.integration
 

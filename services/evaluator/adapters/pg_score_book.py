@@ -9,127 +9,13 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
+from services.evaluator.adapters.pg_arm_samples import fetch_arm_samples
+from services.evaluator.adapters.pg_score_tables import DDL
 from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, VariantTotals
 from shared.contracts.events import Evaluation
 from shared.kit.db import apply_schema
 
 __all__ = ["PgScoreBook"]
-
-DDL = """
-CREATE TABLE IF NOT EXISTS evaluator_scores (
-    tenant text NOT NULL,
-    request_id text NOT NULL,
-    experiment text NOT NULL,
-    variant text NOT NULL,
-    retrieval_relevance double precision NOT NULL,
-    top_score double precision NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant, request_id)
-);
-ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS groundedness double precision;
-ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS judge_score double precision;
-ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS latency_ms double precision
-    NOT NULL DEFAULT 0;
-ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS cost_usd double precision
-    NOT NULL DEFAULT 0;
-ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS answer text NOT NULL DEFAULT '';
-ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS occurred_at timestamptz
-    NOT NULL DEFAULT now();
-CREATE INDEX IF NOT EXISTS evaluator_scores_time ON evaluator_scores (occurred_at);
-CREATE TABLE IF NOT EXISTS evaluator_variant_totals (
-    experiment text NOT NULL,
-    variant text NOT NULL,
-    predictions bigint NOT NULL,
-    relevance_sum double precision NOT NULL,
-    PRIMARY KEY (experiment, variant)
-);
-CREATE TABLE IF NOT EXISTS evaluator_outcomes (
-    tenant text NOT NULL,
-    feedback_id text NOT NULL,
-    request_id text NOT NULL,
-    experiment text NOT NULL,
-    variant text NOT NULL,
-    kind text NOT NULL,
-    value_number double precision,
-    value_text text,
-    verdict text,
-    occurred_at timestamptz NOT NULL,
-    PRIMARY KEY (tenant, feedback_id)
-);
-CREATE INDEX IF NOT EXISTS evaluator_outcomes_request ON evaluator_outcomes (tenant, request_id);
-CREATE TABLE IF NOT EXISTS evaluator_ab_state (
-    experiment text NOT NULL,
-    metric text NOT NULL,
-    control text NOT NULL,
-    arm text NOT NULL,
-    p_value double precision NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (experiment, metric, control, arm)
-);
-CREATE TABLE IF NOT EXISTS evaluator_reports (
-    id bigserial PRIMARY KEY,
-    at timestamptz NOT NULL,
-    kind text NOT NULL,
-    experiment text NOT NULL,
-    variant text,
-    body jsonb NOT NULL
-);
-CREATE INDEX IF NOT EXISTS evaluator_reports_experiment ON evaluator_reports (experiment, at);
-CREATE TABLE IF NOT EXISTS evaluator_queries (
-    tenant text NOT NULL,
-    request_id text NOT NULL,
-    experiment text NOT NULL,
-    occurred_at timestamptz NOT NULL,
-    embedding vector NOT NULL,
-    PRIMARY KEY (tenant, request_id)
-);
-CREATE INDEX IF NOT EXISTS evaluator_queries_time ON evaluator_queries (experiment, occurred_at);
-"""
-
-_SCORES = """
-SELECT experiment, variant, count(*) AS predictions,
-       sum(retrieval_relevance) AS relevance_sum,
-       sum(retrieval_relevance * retrieval_relevance) AS relevance_squares,
-       coalesce(sum(groundedness), 0) AS groundedness_sum,
-       count(groundedness) AS groundedness_count,
-       coalesce(sum(judge_score), 0) AS judge_sum,
-       count(judge_score) AS judge_count,
-       sum(latency_ms) AS latency_sum, sum(latency_ms * latency_ms) AS latency_squares,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95_ms,
-       percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS latency_p99_ms,
-       sum(cost_usd) AS cost_usd
-FROM evaluator_scores WHERE $1::timestamptz IS NULL OR occurred_at >= $1
-GROUP BY experiment, variant
-"""
-# Outcomes count toward the arm and window of their prediction (by prediction time).
-_OUTCOMES = """
-SELECT s.experiment, s.variant,
-       count(DISTINCT (s.tenant, s.request_id)) FILTER (WHERE o.kind = 'click') AS clicked,
-       count(DISTINCT (s.tenant, s.request_id)) FILTER (WHERE o.kind = 'conversion') AS converted,
-       count(*) FILTER (WHERE o.kind = 'rating') AS ratings,
-       coalesce(sum(o.value_number) FILTER (WHERE o.kind = 'rating'), 0) AS rating_sum,
-       coalesce(sum(o.value_number * o.value_number) FILTER (WHERE o.kind = 'rating'), 0)
-           AS rating_squares,
-       count(*) FILTER (WHERE o.kind = 'rating' AND o.value_number >= 4) AS ratings_high,
-       count(*) FILTER (WHERE o.kind = 'thumbs') AS thumbs,
-       count(*) FILTER (WHERE o.kind = 'thumbs' AND o.value_number = 1) AS thumbs_up,
-       count(*) FILTER (WHERE o.kind = 'review') AS reviews,
-       count(*) FILTER (WHERE o.kind = 'review' AND o.verdict = 'correct') AS reviews_correct
-FROM evaluator_scores s JOIN evaluator_outcomes o USING (tenant, request_id)
-WHERE $1::timestamptz IS NULL OR s.occurred_at >= $1
-GROUP BY s.experiment, s.variant
-"""
-# The latest label of each prediction against what it answered.
-_LABELS = """
-SELECT experiment, variant, truth, predicted, count(*) AS n FROM (
-    SELECT DISTINCT ON (s.tenant, s.request_id)
-           s.experiment, s.variant, o.value_text AS truth, s.answer AS predicted
-    FROM evaluator_scores s JOIN evaluator_outcomes o USING (tenant, request_id)
-    WHERE o.kind = 'label' AND ($1::timestamptz IS NULL OR s.occurred_at >= $1)
-    ORDER BY s.tenant, s.request_id, o.occurred_at DESC, o.feedback_id DESC
-) labelled GROUP BY experiment, variant, truth, predicted
-"""
 
 
 class PgScoreBook:
@@ -204,29 +90,7 @@ class PgScoreBook:
 
     async def arm_samples(self, since: datetime | None) -> list[ArmSample]:
         """Return every arm's sums over the predictions made since `since`."""
-        async with self._pool.acquire() as conn:
-            scores = await conn.fetch(_SCORES, since)
-            outcomes = {
-                (r["experiment"], r["variant"]): r for r in await conn.fetch(_OUTCOMES, since)
-            }
-            labels: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
-            for row in await conn.fetch(_LABELS, since):
-                pairs = labels.setdefault((row["experiment"], row["variant"]), {})
-                pairs[(row["truth"], row["predicted"])] = row["n"]
-        samples = []
-        for row in scores:
-            arm = (row["experiment"], row["variant"])
-            fed = dict(outcomes[arm]) if arm in outcomes else {}
-            fed.pop("experiment", None)
-            fed.pop("variant", None)
-            samples.append(
-                ArmSample(
-                    **{k: v for k, v in dict(row).items() if v is not None},
-                    **fed,
-                    label_pairs=labels.get(arm, {}),
-                )
-            )
-        return samples
+        return await fetch_arm_samples(self._pool, since)
 
     async def previous_p(self, experiment: str, metric: str, control: str, arm: str) -> float:
         """Return the lowest p-value the comparison has had, 1 if none."""

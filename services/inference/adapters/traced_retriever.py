@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.util.types import AttributeValue
 
+from services.inference.metrics import RETRIEVAL_DURATION
 from services.inference.ports import Retriever
 from shared.contracts.events import RetrievedChunk
-from shared.kit.metrics import RETRIEVAL_DURATION
 from shared.kit.openinference import Kind, model_span, retrieval_attributes
 
 __all__ = ["TracedRetriever"]

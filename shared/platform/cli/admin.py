@@ -21,6 +21,7 @@ def add_commands(commands: Commands) -> None:
     schemas = commands.add_parser("schemas", help="regenerate schemas/ from the code")
     schemas.add_argument("--out", default="schemas", help="folder to write")
     schemas.add_argument("--check", action="store_true", help="only report what differs")
+    schemas.add_argument("--readme", default="README.md", help="whose topic table to regenerate")
     schemas.set_defaults(run=_schemas)
 
 
@@ -49,9 +50,12 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _schemas(args: argparse.Namespace) -> int:
-    from shared.platform.schemas import write_schemas
+    from shared.platform.schemas import write_schemas, write_topic_table
 
     changed = write_schemas(Path(args.out), check=args.check)
+    readme = Path(args.readme)
+    if readme.is_file() and write_topic_table(readme, check=args.check):
+        changed.append(f"{readme} (topic table)")
     if args.check and changed:
         print("schemas/ is out of date; run `pillars schemas`:", *changed, sep="\n  ")
         return 1

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["die_with_parent", "exclusive", "free_port", "port_free"]
+__all__ = ["accepts_connections", "die_with_parent", "exclusive", "free_port", "port_free"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -37,6 +37,16 @@ def port_free(port: int) -> bool:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
+    return True
+
+
+def accepts_connections(address: str) -> bool:
+    """Tell whether something accepts TCP connections at `host:port` now."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1.0).close()
+    except OSError:
+        return False
     return True
 
 

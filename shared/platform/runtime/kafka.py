@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import logging
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -21,17 +19,16 @@ from typing import IO
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.platform.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
-from shared.platform.runtime.host import die_with_parent, exclusive, free_port, port_free
+from shared.platform.runtime.host import accepts_connections, die_with_parent, free_port, port_free
+from shared.platform.runtime.kafka_jars import EXTERNAL_HINT as _EXTERNAL_HINT
+from shared.platform.runtime.kafka_jars import RESOLVED_MARKER
 
-__all__ = ["EmbeddedKafka", "KafkaPaths", "resolve_kafka_jars"]
+__all__ = ["EmbeddedKafka", "KafkaPaths"]
 
 log = logging.getLogger(__name__)
 
-POM = Path(__file__).with_name("kafka-pom.xml")
 LOG4J2_CONFIG = Path(__file__).with_name("log4j2.xml")
-RESOLVED_MARKER = ".pillars-resolved"
 
-_EXTERNAL_HINT = "or set PILLARS_KAFKA_BOOTSTRAP_SERVERS to use an existing Kafka"
 _STOP_GRACE_S = 30.0
 
 
@@ -56,55 +53,6 @@ class KafkaPaths:
     def console_file(self) -> Path:
         """Return the JVM's stdout/stderr, where start-up crashes show up."""
         return self.data_dir / "kafka.out"
-
-
-def resolve_kafka_jars(jars_dir: Path) -> Path:
-    """Copy Kafka and its runtime dependencies into `jars_dir` with Maven, once per pom version.
-
-    A marker holding the pom's hash is written last, so a changed pom or an interrupted copy
-    is resolved again; concurrent callers wait for each other on a lock file.
-    """
-    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
-    if _resolved(jars_dir, digest):
-        return jars_dir
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise MissingTool(
-            "mvn (Maven)",
-            "install Maven (apt-get install maven), which fetches the Kafka jars once, "
-            + _EXTERNAL_HINT,
-        )
-    jars_dir.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(jars_dir.with_name(jars_dir.name + ".lock")):
-        if _resolved(jars_dir, digest):
-            return jars_dir
-        staging = jars_dir.with_name(jars_dir.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        log.info("fetching the Kafka jars with Maven into %s (once; takes a minute)", jars_dir)
-        started = time.monotonic()
-        try:
-            result = subprocess.run(
-                [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
-                 "dependency:copy-dependencies", f"-DoutputDirectory={staging}",
-                 "-DincludeScope=runtime"],
-                cwd=jars_dir.parent, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                timeout=900, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            raise RuntimeSetupError(
-                f"mvn did not fetch the Kafka jars within 15 minutes, {_EXTERNAL_HINT}"
-            ) from None
-        if result.returncode != 0 or not any(staging.glob("kafka_*.jar")):
-            output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
-            raise RuntimeSetupError(
-                f"mvn could not fetch the Kafka jars (exit {result.returncode}); it needs "
-                f"Maven Central or a filled ~/.m2, {_EXTERNAL_HINT}:\n{output}"
-            )
-        (staging / RESOLVED_MARKER).write_text(digest)
-        shutil.rmtree(jars_dir, ignore_errors=True)
-        staging.rename(jars_dir)
-        log.info("Kafka jars ready in %.1f s", time.monotonic() - started)
-    return jars_dir
 
 
 class EmbeddedKafka(EmbeddedServer):
@@ -294,7 +242,7 @@ class EmbeddedKafka(EmbeddedServer):
                     )
                 # Plain connects first: aiokafka logs an error for every refused connection.
                 if (
-                    _accepts(bootstrap)
+                    accepts_connections(bootstrap)
                     and pool.submit(asyncio.run, _answers_metadata(bootstrap)).result()
                 ):
                     return
@@ -343,17 +291,3 @@ async def _answers_metadata(bootstrap: str) -> bool:
     finally:
         await admin.close()
     return bool(cluster.get("brokers"))
-
-
-def _accepts(bootstrap: str) -> bool:
-    host, _, port = bootstrap.rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=1.0).close()
-    except OSError:
-        return False
-    return True
-
-
-def _resolved(jars_dir: Path, digest: str) -> bool:
-    marker = jars_dir / RESOLVED_MARKER
-    return marker.exists() and marker.read_text().strip() == digest

@@ -17,7 +17,8 @@ from shared.kit.topic_admin import ensure_topics
 from shared.platform.runtime.control import ControlServer
 from shared.platform.runtime.dashboard import PhoenixDashboard
 from shared.platform.runtime.host import free_port
-from shared.platform.runtime.kafka import EmbeddedKafka, resolve_kafka_jars
+from shared.platform.runtime.kafka import EmbeddedKafka
+from shared.platform.runtime.kafka_jars import resolve_kafka_jars
 from shared.platform.runtime.postgres import EmbeddedPostgres
 from shared.platform.runtime.supervisor import SERVICES, Supervisor, service_env
 

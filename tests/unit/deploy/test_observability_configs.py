@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 pytestmark = pytest.mark.observability
+ROOT = Path(__file__).parents[3]
 
 ALWAYS_LABELS = {"job", "instance"}  # added by Prometheus to every scraped series
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
@@ -40,13 +42,18 @@ def known_series() -> dict[str, set[str]]:
     from faststream.prometheus.container import MetricsContainer
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-    import shared.kit.metrics
-
     container = MetricsContainer(CollectorRegistry(), custom_label_names=())
     faststream = [getattr(container, slot) for slot in MetricsContainer.__slots__]
     faststream = [m for m in faststream if isinstance(m, Counter | Gauge | Histogram)]
+    modules = ["shared.kit.metrics"] + [
+        f"services.{path.parent.name}.metrics"
+        for path in sorted((ROOT / "services").glob("*/metrics.py"))
+    ]
     own = [
-        m for m in vars(shared.kit.metrics).values() if isinstance(m, Counter | Gauge | Histogram)
+        m
+        for module in modules
+        for m in vars(importlib.import_module(module)).values()
+        if isinstance(m, Counter | Gauge | Histogram)
     ]
     assert len(faststream) == 9
     assert all(m._name.startswith("pillars_") for m in own)

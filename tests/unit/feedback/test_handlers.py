@@ -5,11 +5,12 @@ import pytest
 from services.feedback.handlers import (
     find_prediction,
     join_feedback,
+    record_feedback,
     remember_prediction,
     review_reason,
 )
 from services.feedback.ports import ReviewPolicy
-from shared.contracts.events import Feedback
+from shared.contracts.events import Feedback, ReviewVerdict
 from shared.kit.deadletter import Rejected
 from tests.fakes import InMemoryLedger
 from tests.unit.evaluator.test_handlers import prediction
@@ -26,6 +27,24 @@ async def test_feedback_joins_its_prediction() -> None:
     assert (outcome.variant, outcome.experiment, outcome.value) == ("a", "e", 4)
     assert known.traceparent == TRACEPARENT
     assert outcome.event_id == join_feedback(feedback, known).event_id
+
+
+async def test_only_a_review_takes_its_prediction_off_the_queue() -> None:
+    ledger = InMemoryLedger()
+    policy = ReviewPolicy(confidence_below=0.9)
+    await remember_prediction(
+        prediction("r1", [0.5]), ledger=ledger, traceparent=None, policy=policy
+    )
+    click = Feedback(tenant="acme", feedback_id="f1", request_id="r1", kind="click")
+    assert (await record_feedback(click, ledger=ledger, wait_s=0)).kind == "click"
+    assert [k.request_id for k in await ledger.review_queue(10)] == ["r1"]
+    verdict = ReviewVerdict(verdict="correct")
+    review = Feedback(
+        tenant="acme", feedback_id="f2", request_id="r1", kind="review", review=verdict
+    )
+    outcome = await record_feedback(review, ledger=ledger, wait_s=0)
+    assert (outcome.kind, outcome.review) == ("review", verdict)
+    assert await ledger.review_queue(10) == []
 
 
 async def test_feedback_waits_for_a_late_prediction() -> None:

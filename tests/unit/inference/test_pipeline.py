@@ -217,3 +217,21 @@ async def test_output_rules_withhold_a_leaking_answer() -> None:
 def test_prompts_fill_passages_and_query_but_keep_other_braces() -> None:
     sources = [RetrievedChunk(chunk_id=uuid.UUID(int=1), document_id="d", text="a {b}", score=1)]
     assert render("{passages}|{query}|{other}", "q {x}", sources) == "[1] a {b}|q {x}|{other}"
+
+
+async def test_an_arms_model_version_picks_the_classifier_version() -> None:
+    asked: list[tuple[str, int | None]] = []
+
+    class VersionedClassifiers:
+        async def classifier(self, name: str, version: int | None) -> LoadedClassifier:
+            asked.append((name, version))
+            return sentiment([0.2, 0.8])
+
+    solution = Solution.model_validate(
+        {"name": "labels", "version": "1", "classifier": {"model": "sentiment"}}
+    )
+    run = SolutionRunner(InMemoryIndex(), VersionedClassifiers(), FakeGenerators(), utcnow)
+    await run.run(solution, request("fine"))
+    challenger = request("fine").model_copy(update={"model_version": 7})
+    await run.run(solution, challenger)
+    assert asked == [("sentiment", None), ("sentiment", 7)]

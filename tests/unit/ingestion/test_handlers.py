@@ -113,3 +113,18 @@ async def test_request_id_units_are_not_remembered() -> None:
     request = InferenceRequest(tenant="t", request_id="r", query="q", user_id="u")
     await accept_request(request, experiment=experiment, assignments=book)
     assert book.rows == {}
+
+
+async def test_an_arms_model_version_travels_with_the_request_and_its_shadows() -> None:
+    experiment = Experiment(
+        name="loop",
+        unit="request_id",
+        arms=(
+            Arm(name="production", weight=1.0, solution="text-classifier"),
+            Arm(name="shadow-v7", solution="text-classifier", model_version=7, shadow=True),
+        ),
+    )
+    request = InferenceRequest(tenant="acme", request_id="r1", query="q?")
+    accepted = await accept_request(request, experiment=experiment)
+    assert (accepted.variant, accepted.model_version) == ("production", None)
+    assert [(s.variant, s.model_version) for s in accepted.shadows] == [("shadow-v7", 7)]

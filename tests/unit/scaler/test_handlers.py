@@ -1,6 +1,8 @@
-from services.scaler.handlers import ServiceScaler, observe
+from services.scaler.adapters.replica_backends import DryRun
+from services.scaler.handlers import ServiceScaler, observe, scale_service
 from services.scaler.policy import DrainPolicy
 from services.scaler.ports import GroupLag
+from tests.unit.scaler.fakes import FailingBackend, RecordingBackend
 
 
 def group(
@@ -52,3 +54,58 @@ def test_a_decision_carries_its_inputs_and_holds_replicas_through_the_window() -
     assert (drained.recommended_replicas, drained.desired_replicas) == (1, 3)
     assert "scale-down window" in drained.reason
     assert later.desired_replicas == 1
+
+
+def burst_scaler() -> ServiceScaler:
+    return ServiceScaler(
+        "embedding",
+        DrainPolicy(target_drain_s=10, minimum=1, maximum=8),
+        default_rate_per_replica=10.0,
+    )
+
+
+async def test_scaling_acts_on_the_backend_when_the_decision_changes_replicas() -> None:
+    backend = RecordingBackend(running=1)
+
+    decision = await scale_service(
+        [group("chunks", (200, 200, 200), 600, 0)],
+        consumers=[1],
+        scaler=burst_scaler(),
+        backend=backend,
+        clock=lambda: 0.0,
+    )
+
+    assert backend.calls == [("embedding", 3)]
+    assert (decision.current_replicas, decision.desired_replicas) == (1, 3)
+    assert decision.acted
+    assert decision.error == ""
+
+
+async def test_a_failed_scale_is_recorded_in_the_decision_not_raised() -> None:
+    backend = FailingBackend(running=1)
+
+    decision = await scale_service(
+        [group("chunks", (200, 200, 200), 600, 0)],
+        consumers=[1],
+        scaler=burst_scaler(),
+        backend=backend,
+        clock=lambda: 0.0,
+    )
+
+    assert backend.calls == [("embedding", 3)]
+    assert not decision.acted
+    assert decision.error == "RuntimeError: supervisor refused PUT embedding: gone"
+
+
+async def test_a_dry_run_counts_replicas_from_group_members_and_never_acts() -> None:
+    decision = await scale_service(
+        [group("chunks", (200, 200, 200), 600, 0, members=4)],
+        consumers=[2],  # two consumers per replica: four members are two replicas
+        scaler=burst_scaler(),
+        backend=DryRun(),
+        clock=lambda: 0.0,
+    )
+
+    assert decision.current_replicas == 2
+    assert decision.backend == "dry-run"
+    assert not decision.acted

@@ -2,7 +2,13 @@ import pytest
 from pydantic import ValidationError
 
 from shared.contracts.cloudevents import ce_headers
-from shared.contracts.events import DocumentChanged, Feedback, InferenceRequest, ReviewVerdict
+from shared.contracts.events import (
+    DocumentChanged,
+    Feedback,
+    InferenceRequest,
+    RequestAccepted,
+    ReviewVerdict,
+)
 from shared.contracts.topics import Topic, all_topic_names, dlq_name, topic_name
 
 
@@ -78,3 +84,28 @@ def test_feedback_of_each_kind_that_fits() -> None:
         ReviewVerdict(verdict="correct", relevance=9)
     with pytest.raises(ValidationError, match="Input should be"):
         Feedback(tenant="acme", feedback_id="f", request_id="r", kind="purchase")  # type: ignore[arg-type]
+
+
+def test_a_derived_event_carries_its_provenance_and_never_its_identity() -> None:
+    request = InferenceRequest(tenant="acme", request_id="r1", query="q?", user_id="u1")
+    accepted = request.derive(
+        RequestAccepted,
+        experiment="e",
+        variant="a",
+        request_occurred_at=request.occurred_at,
+    )
+    assert (accepted.tenant, accepted.request_id, accepted.query, accepted.user_id) == (
+        "acme",
+        "r1",
+        "q?",
+        "u1",
+    )
+    assert accepted.event_id != request.event_id  # its own identity, not the request's
+    overridden = request.derive(
+        RequestAccepted,
+        query="other",
+        experiment="e",
+        variant="a",
+        request_occurred_at=request.occurred_at,
+    )
+    assert overridden.query == "other"

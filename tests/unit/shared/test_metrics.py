@@ -105,7 +105,7 @@ def test_the_endpoint_serves_metrics_and_lists_itself_for_discovery(tmp_path: Pa
         assert entry["labels"] == {"service": "inference"}
         with urllib.request.urlopen(f"http://{entry['targets'][0]}/metrics", timeout=5) as reply:
             page = reply.read().decode()
-        assert "# TYPE pillars_predictions_total counter" in page
+        assert "# TYPE pillars_hop_latency_seconds histogram" in page
         assert endpoint.url == f"http://127.0.0.1:{entry['targets'][0].split(':')[1]}/metrics"
     finally:
         endpoint.stop()

@@ -13,10 +13,10 @@ from shared.contracts.topics import Topic, consumer_group, topic_name
 from shared.kit.semconv import (
     ConventionalKafkaTelemetry,
     Conventions,
-    ServiceAttribute,
     convert,
     messaging_conventions,
 )
+from shared.kit.telemetry import ServiceAttribute
 
 pytestmark = pytest.mark.observability
 

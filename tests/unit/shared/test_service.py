@@ -18,8 +18,10 @@ from pydantic import ValidationError
 
 from shared.contracts.events import InferenceRequest
 from shared.contracts.topics import Topic
+from shared.kit.decoding import validated_as
 from shared.kit.messaging import consumers_per_replica
-from shared.kit.service import ServiceKit, event_loop_factory, run_service, validated_as
+from shared.kit.running import event_loop_factory, run_service
+from shared.kit.service import ServiceKit
 from shared.kit.settings import PillarsSettings, settings_problem
 
 
@@ -52,7 +54,8 @@ def test_request_topics_are_read_by_several_consumers_each_committing_its_own() 
     kit = ServiceKit("inference", PillarsSettings(kafka_bootstrap_servers="unused:9092"))
 
     parallel: object = kit.subscriber(Topic.REQUESTS_EMBEDDED)
-    single: object = kit.subscriber(Topic.OUTCOMES)
+    evaluator = ServiceKit("evaluator", PillarsSettings(kafka_bootstrap_servers="unused:9092"))
+    single: object = evaluator.subscriber(Topic.OUTCOMES)
 
     assert isinstance(parallel, ConcurrentBetweenPartitionsSubscriber)
     assert parallel.max_workers == 3
@@ -69,12 +72,12 @@ def test_request_topics_are_read_by_several_consumers_each_committing_its_own() 
     assert type(subscriber) is DefaultSubscriber
 
 
-def test_handlers_find_what_the_lifespan_built_and_a_clear_error_before() -> None:
-    kit = ServiceKit("inference", PillarsSettings(kafka_bootstrap_servers="unused:9092"))
-    with pytest.raises(RuntimeError, match="inference has no 'runner'"):
-        kit.built("runner")
-    kit.broker.context.set_global("runner", runner := object())
-    assert kit.built("runner") is runner
+def test_subscribers_and_publishers_are_declared_from_the_topic_map() -> None:
+    kit = ServiceKit("ingestion", PillarsSettings(kafka_bootstrap_servers="unused:9092"))
+    with pytest.raises(ValueError, match="ingestion does not consume predictions"):
+        kit.subscriber(Topic.PREDICTIONS)
+    with pytest.raises(ValueError, match="ingestion does not produce evaluations"):
+        kit.publisher(Topic.EVALUATIONS)
 
 
 async def test_a_record_is_validated_from_its_json_as_its_topics_event() -> None:

@@ -1,0 +1,76 @@
+"""The evaluator's tables: scores, outcomes, A/B state, reports and query embeddings."""
+
+from __future__ import annotations
+
+__all__ = ["DDL"]
+
+DDL = """
+CREATE TABLE IF NOT EXISTS evaluator_scores (
+    tenant text NOT NULL,
+    request_id text NOT NULL,
+    experiment text NOT NULL,
+    variant text NOT NULL,
+    retrieval_relevance double precision NOT NULL,
+    top_score double precision NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, request_id)
+);
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS groundedness double precision;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS judge_score double precision;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS latency_ms double precision
+    NOT NULL DEFAULT 0;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS cost_usd double precision
+    NOT NULL DEFAULT 0;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS answer text NOT NULL DEFAULT '';
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS occurred_at timestamptz
+    NOT NULL DEFAULT now();
+CREATE INDEX IF NOT EXISTS evaluator_scores_time ON evaluator_scores (occurred_at);
+CREATE TABLE IF NOT EXISTS evaluator_variant_totals (
+    experiment text NOT NULL,
+    variant text NOT NULL,
+    predictions bigint NOT NULL,
+    relevance_sum double precision NOT NULL,
+    PRIMARY KEY (experiment, variant)
+);
+CREATE TABLE IF NOT EXISTS evaluator_outcomes (
+    tenant text NOT NULL,
+    feedback_id text NOT NULL,
+    request_id text NOT NULL,
+    experiment text NOT NULL,
+    variant text NOT NULL,
+    kind text NOT NULL,
+    value_number double precision,
+    value_text text,
+    verdict text,
+    occurred_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, feedback_id)
+);
+CREATE INDEX IF NOT EXISTS evaluator_outcomes_request ON evaluator_outcomes (tenant, request_id);
+CREATE TABLE IF NOT EXISTS evaluator_ab_state (
+    experiment text NOT NULL,
+    metric text NOT NULL,
+    control text NOT NULL,
+    arm text NOT NULL,
+    p_value double precision NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (experiment, metric, control, arm)
+);
+CREATE TABLE IF NOT EXISTS evaluator_reports (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL,
+    kind text NOT NULL,
+    experiment text NOT NULL,
+    variant text,
+    body jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evaluator_reports_experiment ON evaluator_reports (experiment, at);
+CREATE TABLE IF NOT EXISTS evaluator_queries (
+    tenant text NOT NULL,
+    request_id text NOT NULL,
+    experiment text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    embedding vector NOT NULL,
+    PRIMARY KEY (tenant, request_id)
+);
+CREATE INDEX IF NOT EXISTS evaluator_queries_time ON evaluator_queries (experiment, occurred_at);
+"""

@@ -1,0 +1,47 @@
+"""Feedback assembled: the prediction ledger, real or given by a test, and the review policy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from services.feedback.adapters.pg_ledger import PgPredictionLedger
+from services.feedback.config import FeedbackSettings
+from services.feedback.ports import PredictionLedger, ReviewPolicy
+from shared.kit.db import open_pool
+
+__all__ = ["FeedbackDependencies", "bootstrap", "review_policy"]
+
+
+@dataclass(frozen=True)
+class FeedbackDependencies:
+    """Everything feedback's handlers and HTTP API need, built once per process."""
+
+    settings: FeedbackSettings
+    ledger: PredictionLedger
+    policy: ReviewPolicy
+
+
+def review_policy(settings: FeedbackSettings) -> ReviewPolicy:
+    """Return which predictions go to human review, as the settings say."""
+    return ReviewPolicy(
+        sample_rate=settings.review_sample_rate,
+        sample_rates=settings.review_sample_rates,
+        confidence_below=settings.review_confidence_below,
+    )
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: FeedbackSettings, *, ledger: PredictionLedger | None = None
+) -> AsyncIterator[FeedbackDependencies]:
+    """Build feedback's dependencies from `settings`; a test overrides the ledger (and then
+    no Postgres is opened for it)."""
+    async with AsyncExitStack() as stack:
+        if ledger is None:
+            pool = await stack.enter_async_context(open_pool(settings.dsn))
+            store = PgPredictionLedger(pool)
+            await store.create_schema()
+            ledger = store
+        yield FeedbackDependencies(settings, ledger, review_policy(settings))

@@ -1,0 +1,55 @@
+"""Ingestion assembled: the tokenizer and the assignment store, real or given by a test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from services.ingestion.adapters.model_tokenizer import ModelTokenizer
+from services.ingestion.adapters.pg_assignments import PgAssignments
+from services.ingestion.config import IngestionSettings
+from services.ingestion.ports import Assignments, Tokenizer
+from shared.encoders.model_folder import max_sequence_length, model_folder
+from shared.kit.db import open_pool
+
+__all__ = ["IngestionDependencies", "bootstrap", "load_tokenizer"]
+
+
+@dataclass(frozen=True)
+class IngestionDependencies:
+    """Everything ingestion's handlers need, built once per process."""
+
+    settings: IngestionSettings
+    tokens: Tokenizer
+    assignments: Assignments
+
+
+def load_tokenizer(settings: IngestionSettings) -> ModelTokenizer:
+    """Load the embedding model's tokenizer, refusing a chunk size its window cannot read."""
+    folder = model_folder(settings.embedding_model_path)
+    window = max_sequence_length(folder) - 2  # [CLS] and [SEP] take two
+    if settings.chunk_size_tokens > window:
+        raise RuntimeError(
+            f"PILLARS_CHUNK_SIZE_TOKENS={settings.chunk_size_tokens} exceeds what the model "
+            f"at {folder} reads ({window} tokens besides its special ones): lower it"
+        )
+    return ModelTokenizer(folder)
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: IngestionSettings,
+    *,
+    tokens: Tokenizer | None = None,
+    assignments: Assignments | None = None,
+) -> AsyncIterator[IngestionDependencies]:
+    """Build ingestion's dependencies from `settings`; a test overrides any of them (and
+    then no Postgres is opened for it)."""
+    async with AsyncExitStack() as stack:
+        if assignments is None:
+            pool = await stack.enter_async_context(open_pool(settings.dsn))
+            store = PgAssignments(pool)
+            await store.create_schema()
+            assignments = store
+        yield IngestionDependencies(settings, tokens or load_tokenizer(settings), assignments)

@@ -1,0 +1,135 @@
+"""Requests become predictions.
+
+Topics `requests`, `requests.accepted`, `requests.embedded` and `predictions`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.contracts.events.base import EntityId, Event, ModelRef, Stage
+
+__all__ = [
+    "BlockRun",
+    "InferenceRequest",
+    "Prediction",
+    "RequestAccepted",
+    "RequestEmbedded",
+    "RetrievedChunk",
+    "ShadowArm",
+]
+
+
+class InferenceRequest(Event):
+    """A question from a business system (topic `requests`); `request_id` is the idempotency key."""
+
+    key_field: ClassVar[str] = "request_id"
+
+    request_id: EntityId
+    query: str = Field(min_length=1, max_length=4096)
+    user_id: str | None = Field(default=None, max_length=256)
+    session_id: str | None = Field(default=None, max_length=256)
+
+
+class ShadowArm(BaseModel):
+    """An experiment arm computed for every request and recorded, never returned."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    variant: str
+    solution: str
+    top_k: int | None = Field(default=None, ge=1, le=100)
+    model_version: int | None = Field(default=None, ge=1)
+
+
+class RequestAccepted(InferenceRequest):
+    """A validated request with its experiment arm (topic `requests.accepted`)."""
+
+    experiment: str
+    variant: str
+    solution: str = Field(default="rag-answerer", description="The solution that answers.")
+    top_k: int | None = Field(default=None, ge=1, le=100, description="None: the solution's.")
+    model_version: int | None = Field(
+        default=None, ge=1, description="The classifier version the arm names; None: production."
+    )
+    shadows: list[ShadowArm] = Field(
+        default_factory=list, description="Arms that also answer, recorded but never returned."
+    )
+    request_occurred_at: AwareDatetime
+    stages: list[Stage] = Field(default_factory=list)
+
+
+class RequestEmbedded(RequestAccepted):
+    """A request with its query vector (topic `requests.embedded`)."""
+
+    query_vector: list[float]
+    embedding_model: ModelRef
+
+
+class RetrievedChunk(BaseModel):
+    """A passage retrieval returned for a request, with its cosine similarity."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    chunk_id: uuid.UUID
+    document_id: str
+    title: str = ""
+    source: str = ""
+    text: str
+    score: float
+
+
+class BlockRun(BaseModel):
+    """One building block's part in a prediction: its model, timing, tokens and cost."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, protected_namespaces=())
+
+    block: Literal["rules", "retriever", "classifier", "generator", "output_rules"]
+    model: ModelRef | None = None
+    started_at: AwareDatetime
+    finished_at: AwareDatetime
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+    outcome: str = Field(
+        default="", description="What it decided: the rule that fired, the label, a fallback."
+    )
+
+    @property
+    def duration_ms(self) -> float:
+        """Return the block's duration in milliseconds."""
+        return (self.finished_at - self.started_at).total_seconds() * 1000
+
+
+class Prediction(Event):
+    """An answer with everything needed to audit it (topic `predictions`)."""
+
+    key_field: ClassVar[str] = "request_id"
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    request_id: EntityId
+    query: str
+    user_id: str | None = None
+    experiment: str
+    variant: str
+    answer: str
+    sources: list[RetrievedChunk]
+    model: ModelRef
+    embedding_model: ModelRef
+    solution: str = Field(default="", description="The solution that answered, and its version.")
+    solution_version: str = ""
+    blocks: list[BlockRun] = Field(default_factory=list)
+    label: str | None = Field(default=None, description="A classifier's label, when one ran.")
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    shadow: bool = Field(default=False, description="A shadow arm's answer: never returned.")
+    prompt_template_version: str | None = None
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    estimated_cost_usd: float = Field(default=0.0, ge=0)
+    request_occurred_at: AwareDatetime
+    stages: list[Stage]
+    trace_id: str | None = Field(default=None, description="W3C trace id of the request's trace.")

@@ -1,0 +1,74 @@
+"""Experiments on the wire: weighted arms, each arm a solution (and, for a classifier, a
+model version), and shadow arms that only record.
+
+An experiment is data: versioned rows in Postgres, changed by operators (`pillars
+experiment`) and by the evaluator's loop, announced on the `experiments` topic so every
+ingestion and inference replica switches within seconds, without a restart.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Arm", "Experiment"]
+
+
+class Arm(BaseModel):
+    """One arm: its share of traffic and the solution that answers its requests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    weight: float = Field(default=1.0, ge=0)
+    solution: str = Field(default="rag-answerer", min_length=1)
+    top_k: int | None = Field(
+        default=None, ge=1, le=100, description="Overrides the solution's retriever top_k."
+    )
+    model_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Overrides the version of the solution's classifier (None: production).",
+    )
+    shadow: bool = Field(
+        default=False, description="Computed and recorded for every request, never returned."
+    )
+
+
+class Experiment(BaseModel):
+    """Weighted arms; a request's unit (user, session or request id) hashes to one arm."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(default="retrieval-depth", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    salt: str = "2026-11"
+    unit: str = Field(default="user_id", pattern=r"^(user_id|session_id|request_id)$")
+    arms: tuple[Arm, ...] = Field(
+        default=(
+            Arm(name="top3", weight=0.5, top_k=3),
+            Arm(name="top5", weight=0.5, top_k=5),
+        ),
+        min_length=1,
+    )
+
+    @model_validator(mode="after")
+    def _sound(self) -> Experiment:
+        names = [arm.name for arm in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"experiment {self.name!r} has duplicate arm names: {names}")
+        if not any(arm.weight > 0 for arm in self.live_arms):
+            raise ValueError(f"experiment {self.name!r} needs a live (not shadow) arm with weight")
+        return self
+
+    @property
+    def live_arms(self) -> tuple[Arm, ...]:
+        """The arms requests are assigned to (shadow arms take no traffic)."""
+        return tuple(arm for arm in self.arms if not arm.shadow)
+
+    @property
+    def shadow_arms(self) -> tuple[Arm, ...]:
+        """The arms every request is also answered by, for the record only."""
+        return tuple(arm for arm in self.arms if arm.shadow)
+
+    def arm(self, name: str) -> Arm | None:
+        """Return the arm called `name`, if the experiment still has it."""
+        return next((arm for arm in self.arms if arm.name == name), None)

@@ -1,0 +1,98 @@
+"""Embedding as assembled by its bootstrap, with fakes, over FastStream's in-memory broker:
+topics, keys, headers, and what the encoders and the index saw."""
+
+from functools import partial
+
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from services.embedding.app import create_app
+from services.embedding.bootstrap import bootstrap
+from services.embedding.config import EmbeddingSettings
+from services.ingestion.handlers import chunk_document
+from shared.contracts.events import (
+    DocumentChanged,
+    DocumentChunked,
+    InferenceRequest,
+    RequestAccepted,
+)
+from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
+
+Seen = dict[str, list[tuple[dict[str, object], bytes, dict[str, str]]]]
+
+
+def chunked(document_id: str, text: str) -> DocumentChunked:
+    doc = DocumentChanged(tenant="acme", document_id=document_id, text=text)
+    return chunk_document(doc, tokens=WordTokenizer(), chunk_size=20, overlap=0, max_bytes=10_000)
+
+
+def accepted(request_id: str, query: str) -> RequestAccepted:
+    request = InferenceRequest(tenant="acme", request_id=request_id, query=query)
+    return RequestAccepted(
+        **request.model_dump(),
+        experiment="e",
+        variant="a",
+        top_k=3,
+        request_occurred_at=request.occurred_at,
+    )
+
+
+async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() -> None:
+    settings = EmbeddingSettings(kafka_bootstrap_servers="unused:9092")
+    encoder, query_encoder, index = FakeEncoder(), FakeEncoder(), InMemoryIndex()
+    app = create_app(
+        settings,
+        assemble=partial(
+            bootstrap, settings, encoder=encoder, query_encoder=query_encoder, store=index
+        ),
+    )
+    broker = app.broker
+    assert broker is not None
+    seen: Seen = {}
+
+    @broker.subscriber("pillars.indexed.v1")
+    @broker.subscriber("pillars.requests.embedded.v1")
+    async def out(body: dict[str, object], message: KafkaMessage) -> None:
+        topic = message.raw_message.topic
+        seen.setdefault(topic, []).append((body, message.raw_message.key, message.headers))
+
+    dead: list[bytes] = []
+
+    @broker.subscriber("pillars.chunks.v1.dlq")
+    async def dead_letters(body: bytes) -> None:
+        dead.append(body)
+
+    first, second = chunked("d1", "word " * 50), chunked("d2", "other words")
+    request = accepted("r1", "alpha beta")
+    async with app.lifespan_context(), TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(first, b"{not json", second, topic="pillars.chunks.v1")
+        await test_broker.publish(request, "pillars.requests.accepted.v1", key=request.message_key)
+
+    indexed = {
+        body["document_id"]: (body, headers) for body, _, headers in seen["pillars.indexed.v1"]
+    }
+    assert set(indexed) == {"d1", "d2"}
+    body, headers = indexed["d1"]
+    assert body["chunks_written"] == len(first.chunks) == 3  # 50 words in windows of 20
+    assert headers["ce_type"] == "dev.pillars.DocumentIndexed.v1"
+    assert [key for _, key, _ in seen["pillars.indexed.v1"]] == [b"acme/d1", b"acme/d2"]
+    assert dead == [b"{not json"]  # the bad record alone; its neighbours were indexed
+    # One encode call for the whole batch, none for queries; every chunk is in the index.
+    assert encoder.calls == [[c.text for doc in (first, second) for c in doc.chunks]]
+    assert {c.chunk_id for doc in (first, second) for c in doc.chunks} == set(index.chunks)
+
+    [(embedded, key, headers)] = seen["pillars.requests.embedded.v1"]
+    assert key == b"acme/r1"
+    assert headers["ce_type"] == "dev.pillars.RequestEmbedded.v1"
+    assert embedded["request_id"] == "r1"
+    assert embedded["query_vector"] == query_encoder.vector("alpha beta")
+    assert isinstance(embedded["query_vector"], list)
+    assert len(embedded["query_vector"]) == query_encoder.dimension
+    assert query_encoder.calls == [["alpha beta"]]
+
+
+async def test_a_given_encoder_also_encodes_the_queries() -> None:
+    settings = EmbeddingSettings(kafka_bootstrap_servers="unused:9092")
+    encoder = FakeEncoder()
+    async with bootstrap(settings, encoder=encoder, store=InMemoryIndex()) as deps:
+        assert deps.query_encoder is encoder
