@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.inference.adapters.built_generators import BuiltGenerators
-from services.inference.adapters.pg_registry import PgModelRegistry
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.adapters.registry_classifiers import RegistryClassifiers
 from services.inference.adapters.traced_retriever import TracedRetriever
 from services.inference.config import InferenceSettings
-from services.inference.models.admission import AdmissionPolicy
 from services.inference.pipeline import SolutionRunner
 from services.inference.ports import Classifiers, Generators, Retriever
 from services.inference.solutions import Solution
 from shared.contracts.events import utcnow
 from shared.kit.db import open_pool
+from shared.models.admission import AdmissionPolicy
+from shared.models.pg_registry import PgModelRegistry
 
 __all__ = ["InferenceDependencies", "bootstrap"]
 

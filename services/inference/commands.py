@@ -8,7 +8,7 @@ import argparse
 import hashlib
 from pathlib import Path
 
-from services.inference.models.registry import FORMATS, Format
+from shared.models.registry import FORMATS, Format
 from shared.platform.cli.common import Commands, fail
 
 __all__ = ["add_commands", "format_of"]
@@ -44,7 +44,7 @@ def add_commands(commands: Commands) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from services.inference.config import InferenceSettings
-    from services.inference.models.admission import (
+    from shared.models.admission import (
         AdmissionPolicy,
         ModelRefused,
         examine,

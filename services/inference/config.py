@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
+from pydantic import Field
 
-from services.inference.models.allowlist import checked_name
 from shared.experiments import Experiment
-from shared.kit.settings import PillarsSettings
+from shared.models.settings import ModelSettings
 
 __all__ = ["CATALOG", "InferenceSettings"]
 
@@ -19,7 +16,7 @@ __all__ = ["CATALOG", "InferenceSettings"]
 CATALOG = Path(__file__).parent / "catalog"
 
 
-class InferenceSettings(PillarsSettings):
+class InferenceSettings(ModelSettings):
     """`PILLARS_*` settings of the inference service."""
 
     solutions_dir: Path = Field(
@@ -30,26 +27,6 @@ class InferenceSettings(PillarsSettings):
         default_factory=Experiment,
         description="The same experiment as ingestion's: every arm's solution must exist.",
     )
-    allow_unlicensed_models: bool = Field(
-        default=False, description="Load registered models that have no licence recorded."
-    )
-    allow_pickle_models: bool = Field(
-        default=False,
-        description="Admit pickle files (protocol 3 or later), loaded by an unpickler that "
-        "builds only the allowlist's names; off, only skops, XGBoost, ONNX and safetensors.",
-    )
-    model_allowed_types: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Fully-qualified names a model file may construct beyond the built-in "
-        "allowlist, comma-separated or a JSON list, e.g. `sklearn.svm._classes.NuSVC`; "
-        "no wildcards.",
-    )
-    model_max_bytes: int = Field(
-        default=512 * 2**20,
-        ge=1,
-        description="Largest model file admission reads; a bigger one is refused before "
-        "it is read.",
-    )
     hnsw_ef_search: int = Field(
         default=200,
         ge=1,
@@ -59,18 +36,3 @@ class InferenceSettings(PillarsSettings):
         default="relaxed_order",
         description="pgvector 0.8 iterative scan, so a tenant filter still returns k rows.",
     )
-
-    @field_validator("model_allowed_types", mode="before")
-    @classmethod
-    def _exact_names(cls, value: object) -> object:
-        """Take a comma-separated string or a JSON list; refuse patterns and partial names."""
-        try:
-            names = value
-            if isinstance(value, str):
-                listed = value.lstrip().startswith("[")
-                names = json.loads(value) if listed else value.split(",")
-            if not isinstance(names, list | tuple):
-                return value
-            return [checked_name(str(name)) for name in names if str(name).strip()]
-        except ValueError as exc:  # json's errors included
-            raise ValueError(f"PILLARS_MODEL_ALLOWED_TYPES: {exc}") from None

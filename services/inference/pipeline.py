@@ -19,13 +19,13 @@ from datetime import datetime
 
 import numpy as np
 
-from services.inference.models.classifiers import Classification
 from services.inference.ports import Classifiers, Generators, Retriever
 from services.inference.rules import first_match
 from services.inference.solutions import Solution
 from shared.contracts.events import BlockRun, ModelRef, RequestEmbedded, RetrievedChunk
 from shared.generators import Generation, GeneratorError
 from shared.generators.prompts import fill_prompt, numbered_passages
+from shared.models.classifiers import Classification
 
 __all__ = ["EXTRACTIVE", "NO_ANSWER", "Answer", "SolutionRunner"]
 

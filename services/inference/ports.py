@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Protocol
 from shared.contracts.events import RetrievedChunk
 
 if TYPE_CHECKING:
-    from services.inference.models.classifiers import LoadedClassifier
     from shared.generators import Generator, GeneratorBlock
+    from shared.models.classifiers import LoadedClassifier
 
 __all__ = ["Classifiers", "Generators", "Retriever"]
 

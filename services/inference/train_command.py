@@ -35,12 +35,12 @@ def _train(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from services.inference.adapters.pg_registry import PgModelRegistry
-    from services.inference.models.registry import ModelRecord
-    from services.inference.models.training import train_classifier
     from shared.encoders import EncoderSettings as EmbeddingSettings
     from shared.encoders.loading import load_encoder
     from shared.kit.db import create_pool
+    from shared.models.pg_registry import PgModelRegistry
+    from shared.models.registry import ModelRecord
+    from shared.models.training import train_classifier
     from shared.platform.labelled import WHEEL, WHEEL_SHA256, rotten_tomatoes
     from shared.platform.runtime.stack import read_endpoints
 

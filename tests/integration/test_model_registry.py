@@ -15,10 +15,10 @@ import asyncpg
 import numpy as np
 import pytest
 
-from services.inference.adapters.pg_registry import ModelNotFound, PgModelRegistry
-from services.inference.models.admission import admit
-from services.inference.models.classifiers import load_classifier
-from services.inference.models.registry import ModelRecord
+from shared.models.admission import admit
+from shared.models.classifiers import load_classifier
+from shared.models.pg_registry import ModelNotFound, PgModelRegistry
+from shared.models.registry import ModelRecord
 from shared.platform.runtime.stack import Endpoints
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
-from services.inference.models.admission import AdmissionPolicy, ModelRefused, admit
-from services.inference.models.allowlist import ALLOWED_TYPES
-from services.inference.models.classifiers import load_classifier
-from services.inference.models.pickle_loader import load_pickle
-from services.inference.models.registry import ModelRecord
+from shared.models.admission import AdmissionPolicy, ModelRefused, admit
+from shared.models.allowlist import ALLOWED_TYPES
+from shared.models.classifiers import load_classifier
+from shared.models.pickle_loader import load_pickle
+from shared.models.registry import ModelRecord
 
 LIMIT = 8 * 2**20
 

@@ -11,7 +11,7 @@ import numpy as np
 import skops.io
 from sklearn.linear_model import LogisticRegression
 
-from services.inference.models.registry import Format
+from shared.models.registry import Format
 from tests.security.hostile_formats import OTHERS
 from tests.security.hostile_pickles import PICKLES
 from tests.security.hostile_skops import SKOPS, reduce_runstring

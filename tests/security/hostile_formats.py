@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from services.inference.models.registry import Format
+from shared.models.registry import Format
 
 OVER_LIMIT = 8 * 2**20  # the size limit the security tests admit under
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import skops.io
 
-from services.inference.models.admission import AdmissionPolicy, ModelRefused, admit
-from services.inference.models.registry import ModelRecord
+from shared.models.admission import AdmissionPolicy, ModelRefused, admit
+from shared.models.registry import ModelRecord
 from tests.security.corpus import Case, build_corpus, write_manifest
 from tests.security.hostile_formats import OVER_LIMIT
 

@@ -22,10 +22,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
-from services.inference.models.admission import AdmissionPolicy, ModelRefused, admit
-from services.inference.models.classifiers import load_classifier
-from services.inference.models.registry import Format, ModelRecord
-from services.inference.models.training import Kind, train_classifier
+from shared.models.admission import AdmissionPolicy, ModelRefused, admit
+from shared.models.classifiers import load_classifier
+from shared.models.registry import Format, ModelRecord
+from shared.models.training import Kind, train_classifier
 
 pytestmark = pytest.mark.security
 

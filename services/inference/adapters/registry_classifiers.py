@@ -12,9 +12,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from services.inference.models.admission import AdmissionPolicy, admit
-from services.inference.models.classifiers import LoadedClassifier, load_classifier
-from services.inference.models.registry import ModelRecord, ModelRegistry
+from shared.models.admission import AdmissionPolicy, admit
+from shared.models.classifiers import LoadedClassifier, load_classifier
+from shared.models.registry import ModelRecord, ModelRegistry
 
 __all__ = ["RegistryClassifiers"]
 

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from services.inference.models.classifiers import LoadedClassifier
 from services.inference.pipeline import EXTRACTIVE, SolutionRunner, render
 from services.inference.solutions import Solution
 from shared.contracts.events import ModelRef, RequestEmbedded, RetrievedChunk, utcnow
 from shared.generators import Generation, GeneratorBlock, GeneratorError
+from shared.models.classifiers import LoadedClassifier
 from tests.fakes import FakeEncoder, InMemoryIndex, StoredChunk
 
 

@@ -12,8 +12,8 @@ import skops.io
 from sklearn.linear_model import LogisticRegression
 
 from services.inference.adapters.registry_classifiers import RegistryClassifiers
-from services.inference.models.admission import AdmissionPolicy, ModelRefused
-from services.inference.models.registry import Format, ModelRecord, Stage
+from shared.models.admission import AdmissionPolicy, ModelRefused
+from shared.models.registry import Format, ModelRecord, Stage
 
 
 class FakeRegistry:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from services.inference.models.onnx_checks import check_onnx
+from shared.models.onnx_checks import check_onnx
 from tests.security.hostile_formats import onnx_model
 
 

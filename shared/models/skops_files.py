@@ -22,8 +22,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from services.inference.models.allowlist import NOT_CALLABLE
-from services.inference.models.refusal import ModelRefused
+from shared.models.allowlist import NOT_CALLABLE
+from shared.models.refusal import ModelRefused
 
 __all__ = ["SkopsScan", "load_skops", "scan_skops", "skops_trusted"]
 

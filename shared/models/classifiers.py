@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.inference.models.admission import Admitted
-from services.inference.models.pickle_loader import load_pickle
-from services.inference.models.refusal import ModelRefused
-from services.inference.models.skops_files import load_skops
+from shared.models.admission import Admitted
+from shared.models.pickle_loader import load_pickle
+from shared.models.refusal import ModelRefused
+from shared.models.skops_files import load_skops
 
 __all__ = ["Classification", "LoadedClassifier", "load_classifier"]
 
@@ -65,7 +65,7 @@ def load_classifier(admitted: Admitted) -> LoadedClassifier:
         elif record.format == "pickle":
             model = load_pickle(data, admitted.allowed_types)
         elif record.format == "safetensors":
-            from services.inference.models.torch_mlp import load_mlp
+            from shared.models.torch_mlp import load_mlp
 
             model = load_mlp(data)
         else:

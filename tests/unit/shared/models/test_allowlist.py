@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.inference.config import InferenceSettings
-from services.inference.models.allowlist import (
+from shared.models.allowlist import (
     ALLOWED_TYPES,
     NOT_CALLABLE,
     allowed_types,

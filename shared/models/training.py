@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from services.inference.models.registry import Format
+from shared.models.registry import Format
 
 __all__ = ["Kind", "TrainingResult", "train_classifier"]
 
@@ -64,7 +64,7 @@ def train_classifier(
         skops.io.dump(model, artifact)
         artifact_format = "skops"
     elif kind == "mlp":
-        from services.inference.models.torch_mlp import save_mlp, train_mlp
+        from shared.models.torch_mlp import save_mlp, train_mlp
 
         model = train_mlp(np.asarray(x_train, dtype=np.float32), y_train, len(names), seed=seed)
         artifact = out_dir / "model.safetensors"

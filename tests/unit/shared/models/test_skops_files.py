@@ -10,8 +10,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from services.inference.models.allowlist import ALLOWED_TYPES
-from services.inference.models.skops_files import load_skops, scan_skops, skops_trusted
+from shared.models.allowlist import ALLOWED_TYPES
+from shared.models.skops_files import load_skops, scan_skops, skops_trusted
 
 X = np.random.default_rng(0).standard_normal((50, 4))
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.inference.models.admission import ModelRefused, admit
-from services.inference.models.classifiers import load_classifier
-from services.inference.models.registry import ModelRecord
-from services.inference.models.training import train_classifier
+from shared.models.admission import ModelRefused, admit
+from shared.models.classifiers import load_classifier
+from shared.models.registry import ModelRecord
+from shared.models.training import train_classifier
 
 
 def separable(n: int = 400) -> tuple[np.ndarray, list[str]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.inference.models.registry import ModelRecord, with_sha256
+from shared.models.registry import ModelRecord, with_sha256
 
 
 def record(artifact: str, sha256: str | None = None) -> ModelRecord:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.inference.models.safetensors_header import read_header
+from shared.models.safetensors_header import read_header
 
 __all__ = ["TorchMlp", "load_mlp", "save_mlp", "train_mlp"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pickletools
 from dataclasses import dataclass, field
 
-from services.inference.models.allowlist import NOT_CALLABLE
+from shared.models.allowlist import NOT_CALLABLE
 
 __all__ = ["PickleScan", "scan_pickle"]
 

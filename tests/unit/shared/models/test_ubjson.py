@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xgboost
 
-from services.inference.models.ubjson import UbjsonError, read_ubjson
+from shared.models.ubjson import UbjsonError, read_ubjson
 
 
 def test_an_xgboost_model_parses(tmp_path: Path) -> None:

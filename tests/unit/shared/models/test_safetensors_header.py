@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from services.inference.models.safetensors_header import read_header
+from shared.models.safetensors_header import read_header
 
 
 def test_a_real_file_reads_back_with_its_metadata() -> None:

@@ -21,17 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.inference.models.allowlist import ALLOWED_TYPES, allowed_types
-from services.inference.models.onnx_checks import check_onnx
-from services.inference.models.pickle_scan import scan_pickle
-from services.inference.models.refusal import ModelRefused
-from services.inference.models.registry import Format, ModelRecord, artifact_path
-from services.inference.models.safetensors_header import read_header
-from services.inference.models.skops_files import scan_skops, skops_trusted
-from services.inference.models.ubjson import UbjsonError, read_ubjson
+from shared.models.allowlist import ALLOWED_TYPES, allowed_types
+from shared.models.onnx_checks import check_onnx
+from shared.models.pickle_scan import scan_pickle
+from shared.models.refusal import ModelRefused
+from shared.models.registry import Format, ModelRecord, artifact_path
+from shared.models.safetensors_header import read_header
+from shared.models.skops_files import scan_skops, skops_trusted
+from shared.models.ubjson import UbjsonError, read_ubjson
 
 if TYPE_CHECKING:
-    from services.inference.config import InferenceSettings
+    from shared.models.settings import ModelSettings
 
 __all__ = [
     "AdmissionPolicy",
@@ -56,8 +56,8 @@ class AdmissionPolicy:
     max_bytes: int = DEFAULT_MAX_BYTES
 
     @classmethod
-    def from_settings(cls, settings: InferenceSettings) -> AdmissionPolicy:
-        """Return the policy the inference settings describe."""
+    def from_settings(cls, settings: ModelSettings) -> AdmissionPolicy:
+        """Return the policy the settings describe."""
         return cls(
             allow_unlicensed=settings.allow_unlicensed_models,
             allow_pickle=settings.allow_pickle_models,

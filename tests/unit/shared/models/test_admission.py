@@ -18,16 +18,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from services.inference.config import InferenceSettings
-from services.inference.models.admission import (
+from shared.models.admission import (
     AdmissionPolicy,
     ModelRefused,
     admit,
     examine,
     read_artifact,
 )
-from services.inference.models.allowlist import ALLOWED_TYPES
-from services.inference.models.classifiers import load_classifier
-from services.inference.models.registry import Format, ModelRecord
+from shared.models.allowlist import ALLOWED_TYPES
+from shared.models.classifiers import load_classifier
+from shared.models.registry import Format, ModelRecord
 
 PICKLES_ON = AdmissionPolicy(allow_pickle=True)
 

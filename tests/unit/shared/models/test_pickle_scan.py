@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from services.inference.models.pickle_scan import scan_pickle
+from shared.models.pickle_scan import scan_pickle
 
 
 @pytest.fixture(scope="module")

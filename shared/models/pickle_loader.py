@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from services.inference.models.allowlist import NOT_CALLABLE
+from shared.models.allowlist import NOT_CALLABLE
 
 __all__ = ["load_pickle"]
 

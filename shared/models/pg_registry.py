@@ -7,8 +7,8 @@ import json
 
 import asyncpg
 
-from services.inference.models.registry import ModelRecord, Stage, with_sha256
 from shared.kit.db import apply_schema
+from shared.models.registry import ModelRecord, Stage, with_sha256
 
 __all__ = ["ModelNotFound", "PgModelRegistry"]
 

@@ -9,8 +9,8 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree._tree import NODE_DTYPE
 
-from services.inference.models.allowlist import ALLOWED_TYPES
-from services.inference.models.pickle_loader import load_pickle
+from shared.models.allowlist import ALLOWED_TYPES
+from shared.models.pickle_loader import load_pickle
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((60, 4))
