@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ABDecision", "ArmSummary", "SequentialTest"]
+__all__ = ["ABDecision", "ArmSummary", "Looks", "SequentialTest"]
 
 Outcome = Literal["keep running", "winner", "no difference"]
 FloatArray = npt.NDArray[np.float64]
@@ -78,6 +78,17 @@ class ABDecision:
 
 
 @dataclass(frozen=True)
+class Looks:
+    """The rule applied to one look of one or many experiments (arrays alike)."""
+
+    p_value: FloatArray
+    low: FloatArray
+    high: FloatArray
+    winner: npt.NDArray[np.bool_]
+    no_difference: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
 class SequentialTest:
     """mSPRT with a normal mixture; see the module's docstring."""
 
@@ -108,6 +119,34 @@ class SequentialTest:
         )
         return inverse_ratio, half
 
+    def rule(
+        self,
+        effect: FloatArray | float,
+        variance: FloatArray | float,
+        pooled: FloatArray | float,
+        control_mean: FloatArray | float,
+        smaller_arm: FloatArray | float,
+        previous_p: FloatArray | float,
+    ) -> Looks:
+        """Apply the decision rule to one look of each experiment (arrays, or scalars for
+        one): `effect` (treatment - control) with `variance`, the `pooled` mean that sets τ,
+        the control's mean (the equivalence margin's scale), the smaller arm's size, and the
+        p-value of the previous look (it only falls: that is what keeps it valid).
+
+        `decide` (the evaluator's reports, the loop) and the simulations that measure false
+        winners and power both run this one function.
+        """
+        enough = np.asarray(smaller_arm, dtype=np.float64) >= self.min_samples
+        inverse_ratio, half = self.statistics(effect, variance, pooled)
+        effect = np.asarray(effect, dtype=np.float64)
+        p_value = np.where(enough, np.minimum(previous_p, inverse_ratio), previous_p)
+        half = np.where(enough, half, np.inf)
+        low, high = effect - half, effect + half
+        margin = self.equivalence * np.abs(np.asarray(control_mean, dtype=np.float64))
+        winner = enough & (p_value <= self.alpha)
+        no_difference = enough & ~winner & (-margin < low) & (high < margin)
+        return Looks(p_value, low, high, winner, no_difference)
+
     def decide(
         self,
         metric: str,
@@ -117,41 +156,27 @@ class SequentialTest:
         previous_p: float = 1.0,
         higher_is_better: bool = True,
     ) -> ABDecision:
-        """Return the decision now; `previous_p` is the p-value of the last look (it only
-        falls: that is what keeps it valid)."""
+        """Return the decision now (`rule` on this one look); `previous_p` is the p-value of
+        the last look."""
         effect = treatment.mean - control.mean
         relative = effect / control.mean if control.mean else 0.0
-        enough = min(control.n, treatment.n) >= self.min_samples
-        if not enough:
-            return ABDecision(
-                metric,
-                control.name,
-                treatment.name,
-                effect,
-                relative,
-                -math.inf,
-                math.inf,
-                previous_p,
-                "keep running",
-                None,
-                control.n,
-                treatment.n,
-            )
-        variance = control.variance / control.n + treatment.variance / treatment.n
-        pooled = (control.mean * control.n + treatment.mean * treatment.n) / (
-            control.n + treatment.n
+        n = control.n + treatment.n
+        variance = (
+            control.variance / control.n + treatment.variance / treatment.n
+            if min(control.n, treatment.n) > 0
+            else 0.0
         )
-        inverse_ratio, half = self.statistics(effect, variance, pooled)
-        p_value = min(previous_p, float(inverse_ratio))
-        low, high = effect - float(half), effect + float(half)
-        margin = self.equivalence * abs(control.mean)
+        pooled = (control.mean * control.n + treatment.mean * treatment.n) / n if n else 0.0
+        look = self.rule(
+            effect, variance, pooled, control.mean, min(control.n, treatment.n), previous_p
+        )
         outcome: Outcome = "keep running"
         winner = None
-        if p_value <= self.alpha:
+        if bool(look.winner):
             outcome = "winner"
             better = (effect > 0) == higher_is_better
             winner = treatment.name if better else control.name
-        elif -margin < low and high < margin:
+        elif bool(look.no_difference):
             outcome = "no difference"
         return ABDecision(
             metric,
@@ -159,9 +184,9 @@ class SequentialTest:
             treatment.name,
             effect,
             relative,
-            low,
-            high,
-            p_value,
+            float(look.low),
+            float(look.high),
+            float(look.p_value),
             outcome,
             winner,
             control.n,

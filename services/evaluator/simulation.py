@@ -3,9 +3,9 @@ when the arms are the same (A/A), how often it finds a real one (A/B).
 
 Every experiment is watched continuously: the rule is applied after every `look_every`
 users per arm, and the experiment stops at its first decision (a winner or "no
-difference"), as a team watching a dashboard would. The checks are vectorised over
-experiments with `SequentialTest.statistics`, the same arithmetic `decide` uses (a unit test
-holds them together).
+difference"), as a team watching a dashboard would. Each look goes through
+`SequentialTest.rule`, vectorised over the experiments: the one function `decide` runs for
+the evaluator's reports and the loop, so what is measured here is what decides in production.
 """
 
 from __future__ import annotations
@@ -79,12 +79,14 @@ def simulate(
     looks, rate_a, rate_b = _rates(experiments, per_arm, base_rate, lift, look_every, seed)
     effect = rate_b - rate_a
     variance = (rate_a * (1 - rate_a) + rate_b * (1 - rate_b)) / looks[None, :]
-    inverse_ratio, half = test.statistics(effect, variance, (rate_a + rate_b) / 2)
-    p_value = np.minimum.accumulate(inverse_ratio, axis=1)
-    enough = (looks >= test.min_samples)[None, :]
-    winner = (p_value <= test.alpha) & enough
-    margin = test.equivalence * np.abs(rate_a)
-    no_difference = (effect - half > -margin) & (effect + half < margin) & enough
+    pooled = (rate_a + rate_b) / 2
+    winner = np.zeros(effect.shape, dtype=bool)
+    no_difference = np.zeros(effect.shape, dtype=bool)
+    p_value = np.ones(experiments)
+    # Look by look, through the same rule `decide` applies to the evaluator's reports.
+    for j, n in enumerate(looks):
+        look = test.rule(effect[:, j], variance[:, j], pooled[:, j], rate_a[:, j], n, p_value)
+        p_value, winner[:, j], no_difference[:, j] = look.p_value, look.winner, look.no_difference
     return _outcomes(looks, effect, winner, winner | no_difference, lift)
 
 
