@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -17,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.kit.settings import cache_dir
 from shared.platform.runtime.kafka import EmbeddedKafka
 from shared.platform.runtime.kafka_jars import resolve_kafka_jars
+from shared.platform.runtime.keeper import InfrastructureKeeper
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +126,39 @@ def test_broker_dies_with_a_killed_parent(tmp_path: Path, kafka_jars: Path) -> N
     while not gone(java_pid):
         assert time.monotonic() < deadline, "the broker outlived its killed parent"
         time.sleep(0.2)
+
+
+async def test_the_keeper_restarts_a_killed_broker_with_its_messages(
+    tmp_path: Path, kafka_jars: Path
+) -> None:
+    kafka = EmbeddedKafka(tmp_path / "kafka", kafka_jars)
+    keeper = InfrastructureKeeper({"the Kafka broker": kafka}, backoff_s=0.5)
+    try:
+        bootstrap = kafka.start()
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(TOPIC, num_partitions=1, replication_factor=1)])
+        finally:
+            await admin.close()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(TOPIC, b"kept")
+        finally:
+            await producer.stop()
+        first_pid = kafka.pid
+        assert first_pid is not None
+        assert keeper.check() == []
+        os.kill(first_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        restarted = []
+        while not restarted:
+            assert time.monotonic() < deadline, "the keeper did not bring the broker back"
+            restarted = await asyncio.to_thread(keeper.check)
+            await asyncio.sleep(0.2)
+        assert restarted[0].name == "the Kafka broker"
+        assert kafka.pid not in (None, first_pid)
+        assert await read_first(bootstrap) == b"kept"
+    finally:
+        kafka.stop()

@@ -12,6 +12,7 @@ import asyncpg
 import psutil
 import pytest
 
+from shared.platform.runtime.keeper import InfrastructureKeeper
 from shared.platform.runtime.postgres import EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
@@ -88,3 +89,35 @@ async def test_start_stops_a_server_left_running(tmp_path: Path) -> None:
     finally:
         postgres.stop()
         left_behind.stop()
+
+
+async def test_the_keeper_restarts_a_killed_postmaster_through_crash_recovery(
+    tmp_path: Path,
+) -> None:
+    postgres = EmbeddedPostgres(tmp_path / "pg")
+    keeper = InfrastructureKeeper({"Postgres": postgres}, backoff_s=0.5)
+    try:
+        url = postgres.start()
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("CREATE TABLE kept (id int PRIMARY KEY)")
+            await conn.execute("INSERT INTO kept VALUES (1)")  # committed: survives the crash
+        finally:
+            await conn.close()
+        assert postgres.running
+        assert keeper.check() == []
+        os.kill(postmaster_pid(tmp_path / "pg"), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        restarted = []
+        while not restarted:
+            assert time.monotonic() < deadline, "the keeper did not bring Postgres back"
+            restarted = await asyncio.to_thread(keeper.check)
+            await asyncio.sleep(0.2)
+        assert postgres.running
+        conn = await asyncpg.connect(url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM kept") == 1
+        finally:
+            await conn.close()
+    finally:
+        postgres.stop()

@@ -51,7 +51,10 @@ def _up(args: argparse.Namespace) -> int:
         stack.wait_until_consuming()
         print("pillars is up: try `pillars demo` in another terminal; Ctrl-C stops everything.")
         sys.stdout.flush()
+        keeper = stack.keeper()
         while not stop.wait(1.0):
+            for restart in keeper.check():
+                print(f"pillars: {restart.name} crashed; restarted ({restart.down_s:.1f} s down)")
             supervisor.restart_dead()
     except (RuntimeSetupError, RuntimeError) as exc:
         print(f"pillars: {exc}", file=sys.stderr)

@@ -20,6 +20,15 @@ class EmbeddedServer:
         """Stop the server; safe to repeat."""
         raise NotImplementedError
 
+    @property
+    def running(self) -> bool:
+        """Tell whether the server's process is alive."""
+        raise NotImplementedError
+
+    def restart(self, timeout_s: float = 90.0) -> str:
+        """Start the server again after it died, on the same data and port."""
+        raise NotImplementedError
+
     def __enter__(self) -> Self:
         """Start the server (if not started) for the `with` block."""
         self.start()

@@ -130,6 +130,15 @@ class EmbeddedKafka(EmbeddedServer):
         log.info("Kafka listening on %s (started in %.1f s)", bootstrap, time.monotonic() - started)
         return bootstrap
 
+    @property
+    def running(self) -> bool:
+        """Tell whether the broker's JVM is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def restart(self, timeout_s: float = 90.0) -> str:
+        """Start a broker that died again, on the same data dir and ports."""
+        return self.start(timeout_s)
+
     def stop(self) -> None:
         """Stop the broker: SIGTERM (controlled shutdown), SIGKILL after 30 s; safe to repeat."""
         self._terminate(grace_s=_STOP_GRACE_S)

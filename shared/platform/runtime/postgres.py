@@ -103,6 +103,20 @@ class EmbeddedPostgres(EmbeddedServer):
         )
         return self._url
 
+    @property
+    def running(self) -> bool:
+        """Tell whether the postmaster of this cluster is alive."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return False
+        return _is_postmaster_of(pid, self.pgdata)
+
+    def restart(self, timeout_s: float = 90.0) -> str:
+        """Start a server that died again (Postgres replays its WAL: crash recovery)."""
+        self._url = None
+        return self.start(timeout_s)
+
     def stop(self) -> None:
         """Stop the server (`pg_ctl stop -m fast`); safe to repeat."""
         if self._url is None:

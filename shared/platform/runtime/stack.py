@@ -16,9 +16,11 @@ from shared.kit.settings import PillarsSettings, cache_dir
 from shared.kit.topic_admin import ensure_topics
 from shared.platform.runtime.control import ControlServer
 from shared.platform.runtime.dashboard import PhoenixDashboard
+from shared.platform.runtime.errors import EmbeddedServer
 from shared.platform.runtime.host import free_port
 from shared.platform.runtime.kafka import EmbeddedKafka
 from shared.platform.runtime.kafka_jars import resolve_kafka_jars
+from shared.platform.runtime.keeper import InfrastructureKeeper
 from shared.platform.runtime.postgres import EmbeddedPostgres
 from shared.platform.runtime.supervisor import SERVICES, Supervisor, service_env
 
@@ -183,6 +185,15 @@ class Stack:
         asyncio.run(
             wait_for_members(self.endpoints.kafka_bootstrap_servers, groups, logs, timeout_s)
         )
+
+    def keeper(self) -> InfrastructureKeeper:
+        """Return a keeper of the embedded broker and Postgres this stack started."""
+        servers: dict[str, EmbeddedServer] = {}
+        if self.kafka is not None:
+            servers["the Kafka broker"] = self.kafka
+        if self.postgres is not None:
+            servers["Postgres"] = self.postgres
+        return InfrastructureKeeper(servers)
 
     def stop(self) -> None:
         """Stop services first, then Postgres and Kafka; safe to call twice."""
