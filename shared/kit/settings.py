@@ -101,7 +101,32 @@ class PillarsSettings(BaseSettings):
         "a local generator (one answer at a time a process) 1 lets the scaler add replicas "
         "up to the partitions instead.",
     )
-    topic_replication_factor: int = Field(default=1, ge=1, description="Of created topics.")
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Of created topics (with an embedded cluster: its size, up to 3).",
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="`min.insync.replicas` of created topics; unset = the cluster's default "
+        "(an embedded cluster: 2).",
+    )
+    topic_retention_ms: int | None = Field(
+        default=None, ge=-1, description="`retention.ms` of event topics; unset = the cluster's."
+    )
+    dlq_retention_ms: int | None = Field(
+        default=None,
+        ge=-1,
+        description="`retention.ms` of dead-letter topics; unset = the cluster's.",
+    )
+    embedded_brokers: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Nodes of the embedded Kafka `pillars up` starts: 1, or a KRaft cluster "
+        "(3: every topic replicated 3 times, `min.insync.replicas` 2).",
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",
         description="The services' event loop: uvloop (libuv; Linux and macOS) takes about a "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -25,6 +26,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+    # The cluster's platform runs first and alone: the session's platform, once started,
+    # runs until the session ends, and two at once would share two cores.
+    items.sort(
+        key=lambda item: "/e2e/" in str(item.path) and not item.get_closest_marker("cluster")
+    )
 
 
 FEEDBACK_TOKEN = "e2e-feedback-token"
@@ -79,26 +85,17 @@ def _clean_env() -> dict[str, str]:
     return env | {"PYTHONUNBUFFERED": "1"}
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
-    """`pillars up` on embedded defaults, its spans exported to its own trace dashboard."""
-    data_dir = tmp_path_factory.mktemp("pillars-up")
-    env = _clean_env() | {
-        "OTEL_BSP_SCHEDULE_DELAY": "200",
-        "PILLARS_SCALER_INTERVAL_S": "2",
-        "PILLARS_FEEDBACK_WAIT_S": "5",
-        "PILLARS_FEEDBACK_TOKENS": json.dumps([FEEDBACK_TOKEN]),
-        "PILLARS_EVALUATOR_REPORT_INTERVAL_S": "2",
-        "PILLARS_EXPERIMENT": EXPERIMENT.model_dump_json(),
-    }
+@contextlib.contextmanager
+def pillars_up(data_dir: Path, env: dict[str, str], *args: str) -> Iterator[RunningPlatform]:
+    """Run `pillars up ARGS` on `data_dir` until the block ends; it must stop cleanly."""
     output = data_dir / "pillars-up.out"
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.platform.cli", "--data-dir", str(data_dir), "up"],
+            [sys.executable, "-m", "shared.platform.cli", "--data-dir", str(data_dir), "up", *args],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
+            env=_clean_env() | env,
         )
     try:
         _wait_for_line(process, output, "pillars is up", timeout_s=300)
@@ -119,6 +116,21 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
             leftover.kill()
     assert code == 0, output.read_text()[-3000:]
     assert not orphans, f"`pillars up` left processes behind: {orphans}"
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    """`pillars up` on embedded defaults, its spans exported to its own trace dashboard."""
+    env = {
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "PILLARS_SCALER_INTERVAL_S": "2",
+        "PILLARS_FEEDBACK_WAIT_S": "5",
+        "PILLARS_FEEDBACK_TOKENS": json.dumps([FEEDBACK_TOKEN]),
+        "PILLARS_EVALUATOR_REPORT_INTERVAL_S": "2",
+        "PILLARS_EXPERIMENT": EXPERIMENT.model_dump_json(),
+    }
+    with pillars_up(tmp_path_factory.mktemp("pillars-up"), env) as running:
+        yield running
 
 
 def _processes_using(data_dir: Path) -> list[psutil.Process]:

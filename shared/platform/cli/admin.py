@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
-from shared.platform.cli.common import Commands, settings_from
+from shared.platform.cli.common import Commands, fail, settings_from
 
 __all__ = ["add_commands"]
 
@@ -15,8 +14,11 @@ __all__ = ["add_commands"]
 def add_commands(commands: Commands) -> None:
     """Add `topics` and `schemas`."""
     topics = commands.add_parser(
-        "topics", help="create the topics and their dead-letter topics (existing ones stay)"
+        "topics",
+        help="create missing topics and their dead-letter topics; report how existing ones "
+        "differ from the settings (changing none)",
     )
+    topics.add_argument("--check", action="store_true", help="exit 1 when any topic differs")
     topics.set_defaults(run=_topics)
     schemas = commands.add_parser("schemas", help="regenerate schemas/ from the code")
     schemas.add_argument("--out", default="schemas", help="folder to write")
@@ -26,7 +28,7 @@ def add_commands(commands: Commands) -> None:
 
 
 def _topics(args: argparse.Namespace) -> int:
-    from shared.kit.topic_admin import ensure_topics
+    from shared.kit.topic_admin import reconcile_topics, specs_from
     from shared.platform.runtime.stack import read_endpoints
 
     settings = settings_from(args)
@@ -34,19 +36,14 @@ def _topics(args: argparse.Namespace) -> int:
         bootstrap = (
             settings.kafka_bootstrap_servers or read_endpoints(settings).kafka_bootstrap_servers
         )
+        report = asyncio.run(reconcile_topics(bootstrap, specs_from(settings), verify=True))
     except RuntimeError as exc:
-        print(f"pillars: {exc}", file=sys.stderr)
-        return 2
-    created = asyncio.run(
-        ensure_topics(
-            bootstrap,
-            settings.topic_prefix,
-            settings.topic_partitions,
-            settings.topic_replication_factor,
-        )
-    )
-    print(f"topics: {len(created)} created on {bootstrap}", *created, sep="\n  ")
-    return 0
+        return fail(exc)
+    print(f"topics: {len(report.created)} created on {bootstrap}", *report.created, sep="\n  ")
+    if report.drift:
+        print(f"topics: {len(report.drift)} differ from the settings (left as they are):")
+        print(*report.drift, sep="\n  ")
+    return 1 if report.drift and args.check else 0
 
 
 def _schemas(args: argparse.Namespace) -> int:

@@ -15,6 +15,13 @@ __all__ = ["add_commands"]
 def add_commands(commands: Commands) -> None:
     """Add `up`."""
     up = commands.add_parser("up", help="run Kafka, Postgres and the services until Ctrl-C")
+    up.add_argument(
+        "--brokers",
+        type=int,
+        choices=range(1, 6),
+        help="embedded Kafka nodes: 3 runs a KRaft cluster with replication 3 and "
+        "min.insync.replicas 2 (overrides PILLARS_EMBEDDED_BROKERS)",
+    )
     up.set_defaults(run=_up)
 
 
@@ -23,6 +30,8 @@ def _up(args: argparse.Namespace) -> int:
     from shared.platform.runtime.stack import Stack
 
     settings = settings_from(args)
+    if args.brokers is not None:
+        settings = settings.model_copy(update={"embedded_brokers": args.brokers})
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -30,7 +39,14 @@ def _up(args: argparse.Namespace) -> int:
     try:
         print(f"pillars: data directory {settings.data_dir}", flush=True)
         endpoints = stack.start_infrastructure()
-        kafka_kind = "embedded" if stack.kafka else "external"
+        brokers = settings.embedded_brokers
+        kafka_kind = (
+            "external"
+            if not stack.kafka
+            else f"embedded, {brokers} brokers, replication {stack.replication_factor}"
+            if brokers > 1
+            else "embedded"
+        )
         pg_kind = "embedded" if stack.postgres else "external"
         print(f"  kafka     {endpoints.kafka_bootstrap_servers}  ({kafka_kind}, KRaft)")
         print(f"  postgres  {endpoints.database_url}  ({pg_kind}, pgvector)")

@@ -1,16 +1,15 @@
-"""An embedded single-node Apache Kafka broker (KRaft), run with the machine's JDK 17."""
+"""An embedded Apache Kafka broker (KRaft), run with the machine's JDK 17: a single node, or
+one node of an embedded cluster (`kafka_cluster.py`)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import shutil
 import signal
 import subprocess
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.platform.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
 from shared.platform.runtime.host import accepts_connections, die_with_parent, free_port, port_free
+from shared.platform.runtime.kafka_config import Quorum, new_cluster_id, server_properties
 from shared.platform.runtime.kafka_jars import EXTERNAL_HINT as _EXTERNAL_HINT
 from shared.platform.runtime.kafka_jars import RESOLVED_MARKER
 
@@ -63,10 +63,19 @@ class EmbeddedKafka(EmbeddedServer):
     the topics and their messages.
     """
 
-    def __init__(self, data_dir: Path, jars_dir: Path, port: int | None = None) -> None:
-        """Prepare (not start) a broker storing in `data_dir`, listening on `port` or a free one."""
+    def __init__(
+        self,
+        data_dir: Path,
+        jars_dir: Path,
+        port: int | None = None,
+        *,
+        quorum: Quorum | None = None,
+    ) -> None:
+        """Prepare (not start) a broker storing in `data_dir`, listening on `port` or a free
+        one; with `quorum`, a node of a cluster (its ports and cluster id come from it)."""
         self.paths = KafkaPaths(jars_dir=jars_dir, data_dir=data_dir)
         self._requested_port = port
+        self.quorum = quorum
         self._process: subprocess.Popen[bytes] | None = None
         self._console: IO[bytes] | None = None
         self._bootstrap: str | None = None
@@ -89,9 +98,18 @@ class EmbeddedKafka(EmbeddedServer):
         Returns the bootstrap servers. Call it from a thread that outlives the broker (the main
         thread): on Linux the JVM gets SIGTERM when the thread that started it ends.
         """
+        started = time.monotonic()
+        bootstrap = self.launch()
+        self.wait_ready(started + timeout_s)
+        log.info("Kafka listening on %s (started in %.1f s)", bootstrap, time.monotonic() - started)
+        return bootstrap
+
+    def launch(self) -> str:
+        """Start the JVM without waiting for it (a cluster's nodes start together, since a
+        controller quorum elects only once a majority runs); return its address."""
         if self._process is not None:
             if self._process.poll() is None:
-                return self.bootstrap_servers
+                return self._address()
             self._terminate(grace_s=0)  # it died since: clean up, start afresh
         java = shutil.which("java")
         if java is None:
@@ -105,10 +123,11 @@ class EmbeddedKafka(EmbeddedServer):
             )
         self.paths.data_dir.mkdir(parents=True, exist_ok=True)
         port, controller_port = self._ports()
-        properties = self._write_properties(port, controller_port)
-        started = time.monotonic()
+        properties = self.paths.data_dir / "server.properties"
+        properties.write_text(
+            server_properties(port, controller_port, self.paths.log_dirs, self.quorum)
+        )
         self._format(java, properties)
-        bootstrap = f"127.0.0.1:{port}"
         self._console = self.paths.console_file.open("wb")
         self._process = subprocess.Popen(
             [*self._java_command(java), "kafka.Kafka", str(properties)],
@@ -121,14 +140,21 @@ class EmbeddedKafka(EmbeddedServer):
             process_group=0,
             preexec_fn=die_with_parent(),
         )
+        self._bootstrap = f"127.0.0.1:{port}"
+        return self._bootstrap
+
+    def wait_ready(self, deadline: float) -> None:
+        """Wait until the launched broker answers metadata requests (stop it on failure)."""
         try:
-            self._wait_ready(bootstrap, started + timeout_s)
+            self._wait_ready(self._address(), deadline)
         except BaseException:
             self._terminate(grace_s=10.0)
+            self._bootstrap = None
             raise
-        self._bootstrap = bootstrap
-        log.info("Kafka listening on %s (started in %.1f s)", bootstrap, time.monotonic() - started)
-        return bootstrap
+
+    def _address(self) -> str:
+        assert self._bootstrap is not None, "launch() first"
+        return self._bootstrap
 
     @property
     def running(self) -> bool:
@@ -145,6 +171,8 @@ class EmbeddedKafka(EmbeddedServer):
         self._bootstrap = None
 
     def _ports(self) -> tuple[int, int]:
+        if self.quorum is not None:  # the cluster chose and keeps every node's ports
+            return self.quorum.ports[self.quorum.node_id]
         path = self.paths.data_dir / "ports.json"
         saved: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
         controller_port = saved.get("controller_port")
@@ -170,38 +198,6 @@ class EmbeddedKafka(EmbeddedServer):
         path.write_text(json.dumps({"port": port, "controller_port": controller_port}))
         return port, controller_port
 
-    def _write_properties(self, port: int, controller_port: int) -> Path:
-        path = self.paths.data_dir / "server.properties"
-        path.write_text(
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{port},"
-                    f"CONTROLLER://127.0.0.1:{controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    f"log.dirs={self.paths.log_dirs}",
-                    "group.initial.rebalance.delay.ms=0",
-                    "auto.create.topics.enable=false",
-                    "offsets.topic.replication.factor=1",
-                    # Few internal partitions: creating 50 takes seconds on a small machine.
-                    "offsets.topic.num.partitions=3",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "transaction.state.log.num.partitions=3",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    "message.max.bytes=8388608",
-                    "",
-                ]
-            )
-        )
-        return path
-
     def _java_command(self, java: str) -> list[str]:
         return [
             java,
@@ -220,13 +216,11 @@ class EmbeddedKafka(EmbeddedServer):
     def _format(self, java: str, properties: Path) -> None:
         if (self.paths.log_dirs / "meta.properties").exists():
             return
-        # What `StorageTool random-uuid` prints (base64url of a random UUID, never starting
-        # with "-"), without starting a second JVM.
-        cluster_id = "-"
-        while cluster_id.startswith("-"):
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = self.quorum.cluster_id if self.quorum else new_cluster_id()
+        # A single node is its own controller quorum; a cluster's voters are in its properties.
+        standalone = [] if self.quorum else ["--standalone"]
         result = subprocess.run(
-            [*self._java_command(java), "kafka.tools.StorageTool", "format", "--standalone",
+            [*self._java_command(java), "kafka.tools.StorageTool", "format", *standalone,
              "-t", cluster_id, "-c", str(properties)],
             cwd=self.paths.data_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=120, check=False,

@@ -13,12 +13,13 @@ from pathlib import Path
 from shared.contracts.topics import all_consumer_groups
 from shared.kit.kafka_admin import wait_for_members
 from shared.kit.settings import PillarsSettings, cache_dir
-from shared.kit.topic_admin import ensure_topics
+from shared.kit.topic_admin import reconcile_topics, specs_from
 from shared.platform.runtime.control import ControlServer
 from shared.platform.runtime.dashboard import PhoenixDashboard
 from shared.platform.runtime.errors import EmbeddedServer
 from shared.platform.runtime.host import free_port
 from shared.platform.runtime.kafka import EmbeddedKafka
+from shared.platform.runtime.kafka_cluster import EmbeddedKafkaCluster
 from shared.platform.runtime.kafka_jars import resolve_kafka_jars
 from shared.platform.runtime.keeper import InfrastructureKeeper
 from shared.platform.runtime.postgres import EmbeddedPostgres
@@ -68,7 +69,7 @@ class Stack:
     """Starts what the settings leave unset (embedded Kafka/Postgres), then topics and services."""
 
     settings: PillarsSettings
-    kafka: EmbeddedKafka | None = None
+    kafka: EmbeddedKafka | EmbeddedKafkaCluster | None = None
     postgres: EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
     control: ControlServer | None = None
@@ -94,20 +95,21 @@ class Stack:
         bootstrap = self.settings.kafka_bootstrap_servers
         if not bootstrap:
             jars = resolve_kafka_jars(cache_dir() / "kafka-jars")
-            self.kafka = EmbeddedKafka(self.data_dir / "kafka", jars)
+            brokers = self.settings.embedded_brokers
+            self.kafka = (
+                EmbeddedKafka(self.data_dir / "kafka", jars)
+                if brokers == 1
+                else EmbeddedKafkaCluster(self.data_dir / f"kafka-cluster-{brokers}", jars, brokers)
+            )
             bootstrap = self.kafka.start()
         database_url = self.settings.database_url
         if not database_url:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
             database_url = self.postgres.start()
-        created = asyncio.run(
-            ensure_topics(
-                bootstrap,
-                self.settings.topic_prefix,
-                self.settings.topic_partitions,
-                self.settings.topic_replication_factor,
-            )
+        report = asyncio.run(
+            reconcile_topics(bootstrap, specs_from(self.settings, self.replication_factor))
         )
+        created = report.created
         if created:
             log.info("created %d topics", len(created))
         dashboard_url = self.dashboard.wait_ready() if self.dashboard else None
@@ -186,10 +188,21 @@ class Stack:
             wait_for_members(self.endpoints.kafka_bootstrap_servers, groups, logs, timeout_s)
         )
 
+    @property
+    def replication_factor(self) -> int:
+        """Return the replication factor of created topics: the setting, or with an embedded
+        cluster and no setting, the cluster's size up to 3."""
+        if "topic_replication_factor" in self.settings.model_fields_set or self.kafka is None:
+            return self.settings.topic_replication_factor
+        return min(3, self.settings.embedded_brokers)
+
     def keeper(self) -> InfrastructureKeeper:
-        """Return a keeper of the embedded broker and Postgres this stack started."""
+        """Return a keeper of the embedded broker(s) and Postgres this stack started."""
         servers: dict[str, EmbeddedServer] = {}
-        if self.kafka is not None:
+        if isinstance(self.kafka, EmbeddedKafkaCluster):
+            for number, node in enumerate(self.kafka.nodes, start=1):
+                servers[f"Kafka broker {number}"] = node
+        elif self.kafka is not None:
             servers["the Kafka broker"] = self.kafka
         if self.postgres is not None:
             servers["Postgres"] = self.postgres
