@@ -1,4 +1,4 @@
-# One image for all six pillars services; each container picks its service:
+# One image for all seven pillars services; each container picks its service:
 #   docker run pillars python -m services.embedding
 # Configured only through environment variables (PILLARS_*, OTEL_*); see compose/.
 FROM python:3.11-slim

@@ -1,5 +1,5 @@
-"""The evaluator assembled: its score book, its leadership, its judge and its A/B rule,
-real or given by a test."""
+"""The evaluator assembled: its score book, its leadership, its judge, its A/B rule and its
+loop's ports, real or given by a test."""
 
 from __future__ import annotations
 
@@ -9,14 +9,26 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.evaluator.adapters.loop_registry import RegistryStages, StoredExperiments
 from services.evaluator.adapters.pg_leader import PgLeadership
+from services.evaluator.adapters.pg_loop_journal import PgLoopJournal
 from services.evaluator.adapters.pg_score_book import PgScoreBook
 from services.evaluator.config import EvaluatorSettings
 from services.evaluator.judge import GeneratorJudge
+from services.evaluator.loop.ports import (
+    ExperimentControl,
+    LabelCounter,
+    LoopJournal,
+    LoopPorts,
+    ModelStages,
+)
+from services.evaluator.loop.rounds import LoopRunner
 from services.evaluator.ports import Judge, Leadership, ScoreBook
 from services.evaluator.sequential import SequentialTest
+from shared.experiment_store import PgExperimentStore
 from shared.generators import build_generator
 from shared.kit.db import open_pool
+from shared.labels import PgLabelStore
 
 __all__ = ["EvaluatorDependencies", "bootstrap", "sequential_test"]
 
@@ -30,6 +42,7 @@ class EvaluatorDependencies:
     leadership: Leadership
     judge: Judge | None
     test: SequentialTest
+    loop: LoopRunner
 
 
 def sequential_test(settings: EvaluatorSettings) -> SequentialTest:
@@ -52,6 +65,36 @@ def _judge(settings: EvaluatorSettings, stack: AsyncExitStack) -> Judge | None:
     return GeneratorJudge(generator)
 
 
+async def _loop_ports(
+    settings: EvaluatorSettings,
+    pool: asyncpg.Pool | None,
+    *,
+    journal: LoopJournal | None,
+    experiments: ExperimentControl | None,
+    stages: ModelStages | None,
+    labels: LabelCounter | None,
+) -> LoopPorts:
+    """Return the loop's ports: the ones given, and real ones on `pool` for the rest."""
+    if journal is None:
+        store = PgLoopJournal(pool)
+        await store.create_schema()
+        await store.manage(settings.loop_models)
+        journal = store
+    if experiments is None:
+        versions = PgExperimentStore(pool)
+        await versions.create_schema()
+        experiments = StoredExperiments(versions)
+    if stages is None:
+        registry = RegistryStages(pool)
+        await registry.create_schema()
+        stages = registry
+    if labels is None:
+        counted = PgLabelStore(pool)
+        await counted.create_schema()
+        labels = counted
+    return LoopPorts(journal=journal, experiments=experiments, stages=stages, labels=labels)
+
+
 @asynccontextmanager
 async def bootstrap(
     settings: EvaluatorSettings,
@@ -59,12 +102,16 @@ async def bootstrap(
     book: ScoreBook | None = None,
     leadership: Leadership | None = None,
     judge: Judge | None = None,
+    journal: LoopJournal | None = None,
+    experiments: ExperimentControl | None = None,
+    stages: ModelStages | None = None,
+    labels: LabelCounter | None = None,
 ) -> AsyncIterator[EvaluatorDependencies]:
     """Build the evaluator's dependencies from `settings`; a test overrides any of them (and
-    when it overrides the book and the leadership, no Postgres is opened)."""
+    when it overrides every Postgres adapter, no Postgres is opened)."""
     async with AsyncExitStack() as stack:
         pool: asyncpg.Pool | None = None
-        if book is None or leadership is None:
+        if None in (book, leadership, journal, experiments, stages, labels):
             pool = await stack.enter_async_context(open_pool(settings.dsn))
         if book is None:
             store = PgScoreBook(pool)
@@ -77,10 +124,15 @@ async def bootstrap(
             leadership = leader
         if judge is None:
             judge = _judge(settings, stack)
+        ports = await _loop_ports(
+            settings, pool, journal=journal, experiments=experiments, stages=stages, labels=labels
+        )
+        test = sequential_test(settings)
         yield EvaluatorDependencies(
             settings=settings,
             book=book,
             leadership=leadership,
             judge=judge,
-            test=sequential_test(settings),
+            test=test,
+            loop=LoopRunner.of(settings, ports=ports, book=book, test=test),
         )

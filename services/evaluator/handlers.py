@@ -1,5 +1,5 @@
-"""Evaluator handlers, one event at a time: score each prediction, count each outcome,
-keep each query's embedding.
+"""Evaluator handlers, one event at a time: score each prediction (and each shadow arm's),
+count each outcome, keep each query's embedding.
 
 Per prediction: retrieval relevance, groundedness and (with a judge) the judge's rating,
 added to its arm's running totals. The periodic report is `services.evaluator.reporting`.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from services.evaluator.ports import Judge, OutcomeRecord, PredictionScore, ScoreBook
 from shared.contracts.events import (
@@ -20,17 +21,25 @@ from shared.contracts.events import (
     derived_id,
 )
 
+if TYPE_CHECKING:
+    from services.evaluator.judge import Judgement
+
 __all__ = [
     "SERVICE",
     "evaluate_prediction",
+    "fell_back",
     "groundedness",
+    "prediction_score",
     "record_outcome",
     "record_query",
+    "record_shadow",
     "retrieval_relevance",
 ]
 
 SERVICE = "evaluator"
 _WORD = re.compile(r"\w+", re.UNICODE)
+# How inference's blocks say they failed and fell back (services/inference/pipeline.py).
+_FAILED = ("unavailable", "failed")
 
 
 def retrieval_relevance(prediction: Prediction) -> float:
@@ -52,14 +61,16 @@ def groundedness(answer: str, sources: Sequence[RetrievedChunk]) -> float | None
     return sum(w in known for w in words) / len(words)
 
 
-async def evaluate_prediction(
-    prediction: Prediction, *, book: ScoreBook, judge: Judge | None = None
-) -> Evaluation:
-    """Score a prediction's retrieval and answer (and, with a `judge`, have it rated),
-    and update its arm's totals."""
-    judgement = await judge.judge(prediction) if judge is not None else None
+def fell_back(prediction: Prediction) -> bool:
+    """Return whether a block of the prediction failed and a fallback answered instead (a
+    classifier `unavailable`, a generator that `failed`): the loop's error guardrail."""
+    return any(block.outcome.startswith(_FAILED) for block in prediction.blocks)
+
+
+def prediction_score(prediction: Prediction, judgement: Judgement | None = None) -> PredictionScore:
+    """Return what the evaluator records of a prediction (a live or a shadow arm's)."""
     latency = (prediction.occurred_at - prediction.request_occurred_at).total_seconds() * 1000
-    score = PredictionScore(
+    return PredictionScore(
         tenant=prediction.tenant,
         request_id=prediction.request_id,
         experiment=prediction.experiment,
@@ -72,7 +83,17 @@ async def evaluate_prediction(
         cost_usd=prediction.estimated_cost_usd,
         answer=prediction.answer,
         occurred_at=prediction.occurred_at,
+        fallback=fell_back(prediction),
     )
+
+
+async def evaluate_prediction(
+    prediction: Prediction, *, book: ScoreBook, judge: Judge | None = None
+) -> Evaluation:
+    """Score a prediction's retrieval and answer (and, with a `judge`, have it rated),
+    and update its arm's totals."""
+    judgement = await judge.judge(prediction) if judge is not None else None
+    score = prediction_score(prediction, judgement)
     totals = await book.record(score)
     return Evaluation(
         event_id=derived_id(prediction.event_id, "evaluated"),
@@ -114,6 +135,12 @@ async def record_outcome(outcome: Outcome, *, book: ScoreBook) -> bool:
             occurred_at=outcome.occurred_at,
         )
     )
+
+
+async def record_shadow(prediction: Prediction, *, book: ScoreBook) -> bool:
+    """Record a shadow arm's answer (never shown, never judged): against the request's true
+    label it gives the shadow arm's accuracy, which the loop waits for before challenging."""
+    return await book.record_shadow(prediction_score(prediction))
 
 
 async def record_query(event: RequestEmbedded, *, book: ScoreBook) -> None:

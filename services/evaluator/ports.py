@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from shared.contracts.events import Evaluation, Prediction
+from shared.contracts.events import DriftReport, Evaluation, Prediction
 
 if TYPE_CHECKING:
     from services.evaluator.judge import Judgement
@@ -42,6 +42,7 @@ class PredictionScore:
     cost_usd: float = 0.0
     answer: str = ""
     occurred_at: datetime | None = None
+    fallback: bool = False  # a block failed and the answer came from its fallback
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class OutcomeRecord:
 
 @dataclass(frozen=True)
 class ArmSample:
-    """What the store sums for one arm over a window (outcomes count by prediction time)."""
+    """What the store sums for one arm over a window (outcomes count by prediction time;
+    a shadow arm's only outcomes are the true labels of the requests it answered)."""
 
     experiment: str
     variant: str
@@ -98,6 +100,8 @@ class ArmSample:
     reviews: int = 0
     reviews_correct: int = 0
     label_pairs: dict[tuple[str, str], int] = field(default_factory=dict)
+    fallbacks: int = 0
+    shadow: bool = False  # a shadow arm: answers recorded, never shown (labels only apply)
 
 
 class ScoreBook(Protocol):
@@ -105,6 +109,10 @@ class ScoreBook(Protocol):
 
     async def record(self, score: PredictionScore) -> VariantTotals:
         """Store `score` if new and return its arm's totals."""
+        ...
+
+    async def record_shadow(self, score: PredictionScore) -> bool:
+        """Store a shadow arm's score once per (request, arm); return whether it was new."""
         ...
 
     async def record_outcome(self, outcome: OutcomeRecord) -> bool:
@@ -149,6 +157,10 @@ class ScoreBook(Protocol):
 
     async def save_report(self, evaluations: Sequence[Evaluation]) -> None:
         """Keep a report's arm metrics, verdicts and drift, for history and `pillars report`."""
+        ...
+
+    async def recent_drift(self, experiment: str, since: datetime) -> list[DriftReport]:
+        """Return the drift the reports found for the experiment since `since`."""
         ...
 
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.contracts.events import ABVerdict, ArmMetrics, Evaluation
+from services.evaluator.loop.timeline import timeline_html, timeline_lines
+from shared.contracts.events import ABVerdict, ArmMetrics, Evaluation, LoopDecision
 
 __all__ = ["PLOTTED", "ReportView", "format_table", "render_html"]
 
@@ -43,10 +44,11 @@ class ReportView:
     series: dict[str, dict[str, list[tuple[datetime, ArmMetrics]]]]
     latest: dict[tuple[str, str, str], ArmMetrics]  # (experiment, variant, window)
     verdicts: dict[tuple[str, str, str], ABVerdict]  # (experiment, metric, treatment)
+    loop: tuple[LoopDecision, ...] = ()  # the loop's steps, a timeline
 
     @classmethod
-    def of(cls, evaluations: Sequence[Evaluation]) -> ReportView:
-        """Arrange the history (oldest first) of reports."""
+    def of(cls, evaluations: Sequence[Evaluation], loop: Sequence[LoopDecision] = ()) -> ReportView:
+        """Arrange the history (oldest first) of reports and of the loop's steps."""
         series: dict[str, dict[str, list[tuple[datetime, ArmMetrics]]]] = {}
         latest: dict[tuple[str, str, str], ArmMetrics] = {}
         verdicts: dict[tuple[str, str, str], ABVerdict] = {}
@@ -58,7 +60,7 @@ class ReportView:
                     arms.setdefault(e.variant, []).append((e.occurred_at, e.metrics))
             if e.verdict is not None:
                 verdicts[(e.experiment, e.verdict.metric, e.verdict.treatment)] = e.verdict
-        return cls(series, latest, verdicts)
+        return cls(series, latest, verdicts, tuple(sorted(loop, key=lambda d: d.occurred_at)))
 
 
 def _value(metrics: ArmMetrics, name: str, fmt: str) -> str:
@@ -78,8 +80,9 @@ def _verdict_line(v: ABVerdict) -> str:
 
 
 def format_table(view: ReportView) -> str:
-    """Return the latest metrics per arm and window, then the verdicts, as terminal text."""
-    if not view.latest:
+    """Return the latest metrics per arm and window, the verdicts, then the loop's steps, as
+    terminal text."""
+    if not view.latest and not view.loop:
         return "no reports yet: the evaluator reports every PILLARS_EVALUATOR_REPORT_INTERVAL_S"
     lines = []
     widths = [max(len(label), 9) for _, label, _ in COLUMNS]
@@ -100,6 +103,9 @@ def format_table(view: ReportView) -> str:
         if decided:
             lines += ["A/B (always-valid, against the control):"]
             lines += [f"  {_verdict_line(v)}" for v in decided]
+    steps = timeline_lines(view.loop)
+    if steps:
+        lines += ["", *steps]
     return "\n".join(lines[1:])
 
 
@@ -159,7 +165,7 @@ def render_html(view: ReportView, generated_at: datetime) -> str:
         f"<h1>Evaluation report</h1><p>Generated {generated_at:%Y-%m-%d %H:%M:%S %Z}.</p>",
     ]
     experiments = sorted({k[0] for k in view.latest} | set(view.series))
-    if not experiments:
+    if not experiments and not view.loop:
         body.append("<p>No reports yet.</p>")
     for experiment in experiments:
         body.append(f"<section data-experiment='{html.escape(experiment)}'>")
@@ -194,5 +200,6 @@ def render_html(view: ReportView, generated_at: datetime) -> str:
                 f"<td>{v.p_value:.3g}</td><td{css}>{html.escape(decision)}</td></tr>"
             )
         body.append("</table></section>")
+    body.append(timeline_html(view.loop))
     body.append("</body></html>")
     return "\n".join(body)

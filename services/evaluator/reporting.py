@@ -16,16 +16,18 @@ from typing import Any
 from services.evaluator.classification import Confusion, classification_metrics
 from services.evaluator.drift import category_drift, embedding_drift
 from services.evaluator.ports import ArmSample, Leadership, ScoreBook
-from services.evaluator.sequential import ArmSummary, SequentialTest
+from services.evaluator.sequential import ABDecision, ArmSummary, SequentialTest
 from shared.contracts.events import ABVerdict, ArmMetrics, DriftReport, Evaluation, utcnow
 
 __all__ = [
+    "AB_METRICS",
     "REPORT_TENANT",
     "ab_verdicts",
     "arm_metrics",
     "drift_reports",
     "report",
     "report_if_leading",
+    "verdict_of",
 ]
 
 # Reports cover an experiment across tenants; they are published under this tenant.
@@ -84,7 +86,7 @@ def arm_metrics(sample: ArmSample, window_s: float | None) -> ArmMetrics:
 
 
 # metric -> (how to summarise an arm for it, whether higher is better)
-_AB_METRICS: dict[str, tuple[Callable[[ArmSample], ArmSummary], bool]] = {
+AB_METRICS: dict[str, tuple[Callable[[ArmSample], ArmSummary], bool]] = {
     "ctr": (lambda s: ArmSummary.of_rate(s.variant, s.predictions, s.clicked), True),
     "conversion_rate": (lambda s: ArmSummary.of_rate(s.variant, s.predictions, s.converted), True),
     "mean_rating": (
@@ -116,6 +118,24 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def verdict_of(decision: ABDecision) -> ABVerdict:
+    """Return the decision as the evaluations carry it (unbounded interval ends as None)."""
+    return ABVerdict(
+        metric=decision.metric,
+        control=decision.control,
+        treatment=decision.treatment,
+        effect=decision.effect,
+        relative_effect=decision.relative_effect,
+        ci_low=_finite(decision.ci_low),
+        ci_high=_finite(decision.ci_high),
+        p_value=decision.p_value,
+        decision=decision.outcome,
+        winner=decision.winner,
+        n_control=decision.n_control,
+        n_treatment=decision.n_treatment,
+    )
+
+
 def _control(arms: Sequence[ArmSample]) -> ArmSample:
     named = [a for a in arms if a.variant == CONTROL]
     return named[0] if named else min(arms, key=lambda a: a.variant)
@@ -127,7 +147,8 @@ async def ab_verdicts(
     """Return, per experiment and metric, each arm's decision against the control (the arm
     named `control`, else the first by name); p-values persist so they only fall."""
     by_experiment: dict[str, list[ArmSample]] = {}
-    for sample in samples:
+    # A shadow arm's users saw the live arm's answer: it has no CTR or rating of its own.
+    for sample in (s for s in samples if not s.shadow):
         by_experiment.setdefault(sample.experiment, []).append(sample)
     verdicts: list[tuple[str, ABVerdict]] = []
     for experiment, arms in sorted(by_experiment.items()):
@@ -137,7 +158,7 @@ async def ab_verdicts(
         for arm in sorted(arms, key=lambda a: a.variant):
             if arm is control:
                 continue
-            for metric, (summarise, higher_is_better) in _AB_METRICS.items():
+            for metric, (summarise, higher_is_better) in AB_METRICS.items():
                 a, b = summarise(control), summarise(arm)
                 if a.n == 0 and b.n == 0:
                     continue
@@ -148,25 +169,7 @@ async def ab_verdicts(
                 await book.save_p(
                     experiment, metric, control.variant, arm.variant, decision.p_value
                 )
-                verdicts.append(
-                    (
-                        experiment,
-                        ABVerdict(
-                            metric=metric,
-                            control=decision.control,
-                            treatment=decision.treatment,
-                            effect=decision.effect,
-                            relative_effect=decision.relative_effect,
-                            ci_low=_finite(decision.ci_low),
-                            ci_high=_finite(decision.ci_high),
-                            p_value=decision.p_value,
-                            decision=decision.outcome,
-                            winner=decision.winner,
-                            n_control=decision.n_control,
-                            n_treatment=decision.n_treatment,
-                        ),
-                    )
-                )
+                verdicts.append((experiment, verdict_of(decision)))
     return verdicts
 
 

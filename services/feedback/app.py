@@ -1,5 +1,5 @@
 """Feedback's FastStream wiring: predictions -> ledger and review queue; feedback (topic or
-HTTP API) -> outcomes; the review page."""
+HTTP API) -> outcomes, and labels for training; the review page."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ def create_app(
 
     @kit.handles(Topic.FEEDBACK, publishes=Topic.OUTCOMES, observe=observe_outcome)
     async def on_feedback(event: Feedback) -> Outcome:
-        return await record_feedback(event, ledger=deps().ledger, wait_s=settings.feedback_wait_s)
+        return await record_feedback(
+            event, ledger=deps().ledger, labels=deps().labels, wait_s=settings.feedback_wait_s
+        )
 
     return kit.app(after_startup=[http.start], on_shutdown=[http.stop])

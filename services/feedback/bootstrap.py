@@ -1,4 +1,5 @@
-"""Feedback assembled: the prediction ledger, real or given by a test, and the review policy."""
+"""Feedback assembled: the prediction ledger and the label store, real or given by a test,
+and the review policy."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from dataclasses import dataclass
 
 from services.feedback.adapters.pg_ledger import PgPredictionLedger
 from services.feedback.config import FeedbackSettings
-from services.feedback.ports import PredictionLedger, ReviewPolicy
+from services.feedback.ports import Labels, PredictionLedger, ReviewPolicy
 from shared.kit.db import open_pool
+from shared.labels import PgLabelStore
 
 __all__ = ["FeedbackDependencies", "bootstrap", "review_policy"]
 
@@ -21,6 +23,7 @@ class FeedbackDependencies:
     settings: FeedbackSettings
     ledger: PredictionLedger
     policy: ReviewPolicy
+    labels: Labels
 
 
 def review_policy(settings: FeedbackSettings) -> ReviewPolicy:
@@ -34,14 +37,22 @@ def review_policy(settings: FeedbackSettings) -> ReviewPolicy:
 
 @asynccontextmanager
 async def bootstrap(
-    settings: FeedbackSettings, *, ledger: PredictionLedger | None = None
+    settings: FeedbackSettings,
+    *,
+    ledger: PredictionLedger | None = None,
+    labels: Labels | None = None,
 ) -> AsyncIterator[FeedbackDependencies]:
-    """Build feedback's dependencies from `settings`; a test overrides the ledger (and then
-    no Postgres is opened for it)."""
+    """Build feedback's dependencies from `settings`; a test overrides the ledger and the
+    label store (and then no Postgres is opened for it)."""
     async with AsyncExitStack() as stack:
-        if ledger is None:
+        if ledger is None or labels is None:
             pool = await stack.enter_async_context(open_pool(settings.dsn))
-            store = PgPredictionLedger(pool)
-            await store.create_schema()
-            ledger = store
-        yield FeedbackDependencies(settings, ledger, review_policy(settings))
+            if ledger is None:
+                pg_ledger = PgPredictionLedger(pool)
+                await pg_ledger.create_schema()
+                ledger = pg_ledger
+            if labels is None:
+                label_store = PgLabelStore(pool)
+                await label_store.create_schema()
+                labels = label_store
+        yield FeedbackDependencies(settings, ledger, review_policy(settings), labels)

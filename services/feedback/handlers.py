@@ -6,22 +6,28 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from services.feedback.ports import KnownPrediction, PredictionLedger, ReviewPolicy
+from services.feedback.ports import KnownPrediction, Labels, PredictionLedger, ReviewPolicy
 from shared.buckets import bucket
 from shared.contracts.events import Feedback, Outcome, Prediction, derived_id, utcnow
 from shared.kit.deadletter import Rejected
 from shared.kit.telemetry import link_current_span
+from shared.labels import LabelRow
 
 __all__ = [
+    "FEEDBACK_DATASET",
     "SERVICE",
     "find_prediction",
     "join_feedback",
+    "label_row",
     "record_feedback",
     "remember_prediction",
     "review_reason",
+    "true_label",
 ]
 
 SERVICE = "feedback"
+# The dataset of `shared.labels` that feedback's labels go to (a user's file is `file:NAME`).
+FEEDBACK_DATASET = "feedback"
 
 
 def review_reason(prediction: Prediction, policy: ReviewPolicy) -> str | None:
@@ -61,6 +67,8 @@ async def remember_prediction(
             query=prediction.query,
             sources=tuple(prediction.sources),
             review_reason=review_reason(prediction, policy) if policy else None,
+            label=prediction.label,
+            user_id=prediction.user_id,
         )
     )
 
@@ -96,15 +104,58 @@ def join_feedback(
     )
 
 
+def true_label(feedback: Feedback, known: KnownPrediction) -> str | None:
+    """Return the label `feedback` says is right for its prediction, if it says one.
+
+    `label` names it. A `correction`, or a review judged incorrect with a correction, names
+    it, and a review judged correct confirms the prediction's own label, only when a
+    classifier answered: a generator's free-text answer, or its correction, is no class.
+    """
+    if feedback.kind == "label" and isinstance(feedback.value, str):
+        return feedback.value.strip() or None
+    if known.label is None:
+        return None
+    if feedback.kind == "correction" and isinstance(feedback.value, str):
+        return feedback.value.strip() or None
+    if feedback.kind == "review" and feedback.review is not None:
+        if feedback.review.verdict == "correct":
+            return known.label
+        return (feedback.review.correction or "").strip() or None
+    return None
+
+
+def label_row(feedback: Feedback, known: KnownPrediction) -> LabelRow | None:
+    """Return the labelled example `feedback` makes of its prediction's query, if any.
+
+    Its time is the feedback's own, so a redelivered feedback writes the same row.
+    """
+    label = true_label(feedback, known)
+    if label is None or not known.query.strip():
+        return None
+    return LabelRow(
+        tenant=feedback.tenant,
+        dataset=FEEDBACK_DATASET,
+        request_id=feedback.request_id,
+        text=known.query,
+        label=label,
+        predicted=known.label,
+        variant=known.variant,
+        user_id=known.user_id,
+        labelled_at=feedback.occurred_at,
+    )
+
+
 async def record_feedback(
     feedback: Feedback,
     *,
     ledger: PredictionLedger,
+    labels: Labels,
     wait_s: float,
     clock: Callable[[], datetime] = utcnow,
 ) -> Outcome:
     """Return the outcome of `feedback`, joined to its prediction; a review takes that
-    prediction off the review queue.
+    prediction off the review queue, and feedback naming the right label stores it for
+    training.
 
     The message's span links to the prediction's trace, so one finds the other.
     """
@@ -113,4 +164,6 @@ async def record_feedback(
     outcome = join_feedback(feedback, known, clock=clock)
     if feedback.kind == "review":
         await ledger.mark_reviewed(feedback.tenant, feedback.request_id)
+    if (row := label_row(feedback, known)) is not None:
+        await labels.record(row)
     return outcome

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.contracts.events import RetrievedChunk
+from shared.labels import LabelRow
 
-__all__ = ["KnownPrediction", "PredictionLedger", "ReviewPolicy"]
+__all__ = ["KnownPrediction", "Labels", "PredictionLedger", "ReviewPolicy"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class KnownPrediction:
     query: str = ""
     sources: tuple[RetrievedChunk, ...] = ()
     review_reason: str | None = None
+    label: str | None = None  # a classifier's label, when one answered
+    user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,4 +56,13 @@ class PredictionLedger(Protocol):
 
     async def mark_reviewed(self, tenant: str, request_id: str) -> None:
         """Take a prediction off the review queue."""
+        ...
+
+
+class Labels(Protocol):
+    """The labelled examples training reads (`shared.labels`): feedback that says what the
+    right label was becomes one."""
+
+    async def record(self, row: LabelRow) -> None:
+        """Store a label; a newer one for the same request replaces it."""
         ...

@@ -1,9 +1,9 @@
 """Inference assembled: the retriever, the registry's classifiers and the generators behind
-one solution runner, real or given by a test."""
+one solution runner, and the experiment in force, real or given by a test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -14,10 +14,12 @@ from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.adapters.registry_classifiers import RegistryClassifiers
 from services.inference.adapters.traced_retriever import TracedRetriever
 from services.inference.config import InferenceSettings
+from services.inference.model_changes import IgnoredVersions
 from services.inference.pipeline import SolutionRunner
-from services.inference.ports import Classifiers, Generators, Retriever
-from services.inference.solutions import Solution
+from services.inference.ports import Classifiers, Generators, ModelVersions, Retriever
+from services.inference.solutions import Solution, SolutionError, arms_solutions
 from shared.contracts.events import utcnow
+from shared.experiment_store import ExperimentStore, LiveExperiment, PgExperimentStore
 from shared.kit.db import open_pool
 from shared.models.admission import AdmissionPolicy
 from shared.models.pg_registry import PgModelRegistry
@@ -33,6 +35,9 @@ class InferenceDependencies:
     solutions: Mapping[str, Solution]
     runner: SolutionRunner
     tracer: TracerProvider
+    experiments: ExperimentStore
+    experiment: LiveExperiment
+    models: ModelVersions
 
 
 @asynccontextmanager
@@ -40,17 +45,20 @@ async def bootstrap(
     settings: InferenceSettings,
     *,
     solutions: Mapping[str, Solution],
-    in_use: Iterable[Solution],
     tracer: TracerProvider,
     retriever: Retriever | None = None,
     classifiers: Classifiers | None = None,
     generators: Generators | None = None,
+    experiments: ExperimentStore | None = None,
+    models: ModelVersions | None = None,
 ) -> AsyncIterator[InferenceDependencies]:
     """Build inference's dependencies; a test overrides any port (and then no Postgres is
-    opened unless a real retriever or registry still needs it). The generators the arms'
-    solutions use load here, before the first request rather than during it."""
+    opened unless a real adapter still needs it). The experiment in force is the stored
+    one (the setting seeds a fresh database), and each of its arms' solutions must be
+    here; the generators they use load now, before the first request rather than during
+    it."""
     async with AsyncExitStack() as stack:
-        if retriever is None or classifiers is None:
+        if retriever is None or classifiers is None or experiments is None:
             pool = await stack.enter_async_context(open_pool(settings.dsn))
             if retriever is None:
                 retriever = PgRetriever(
@@ -62,12 +70,38 @@ async def bootstrap(
                 registry = PgModelRegistry(pool)
                 await registry.create_schema()
                 policy = AdmissionPolicy.from_settings(settings)
-                classifiers = RegistryClassifiers(registry, policy=policy)
+                classifiers = models = RegistryClassifiers(registry, policy=policy)
+            if experiments is None:
+                store = PgExperimentStore(pool)
+                await store.create_schema()
+                experiments = store
+        live = await _in_force(experiments, settings, solutions)
         if generators is None:
             built = BuiltGenerators()
             stack.push_async_callback(built.aclose)
+            in_use = arms_solutions(live.current, dict(solutions))
             await built.warm(s.generator for s in in_use if s.generator)
             generators = built
         traced = TracedRetriever(retriever, tracer, ef_search=settings.hnsw_ef_search)
         runner = SolutionRunner(traced, classifiers, generators, utcnow)
-        yield InferenceDependencies(settings, solutions, runner, tracer)
+        yield InferenceDependencies(
+            settings, solutions, runner, tracer, experiments, live, models or IgnoredVersions()
+        )
+
+
+async def _in_force(
+    store: ExperimentStore, settings: InferenceSettings, solutions: Mapping[str, Solution]
+) -> LiveExperiment:
+    """Return the stored experiment in force, refusing to start when an arm names a
+    solution this service does not have."""
+    stored = await store.seed(settings.experiment)
+    try:
+        arms_solutions(stored.experiment, dict(solutions))
+    except SolutionError as exc:
+        raise SolutionError(
+            f"the experiment in force (v{stored.version}, by {stored.actor or 'unknown'}) "
+            f"cannot be served: {exc}. Add the solution to PILLARS_SOLUTIONS_DIR, or put a "
+            "version this service can serve in force (`pillars experiment rollback` or "
+            "`pillars experiment set FILE`)"
+        ) from exc
+    return LiveExperiment.of(stored)

@@ -1,4 +1,5 @@
-"""Inference settings: the solutions, the experiment whose arms name them, and retrieval."""
+"""Inference settings: the solutions, the experiment that seeds a fresh database, and
+retrieval."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ class InferenceSettings(ModelSettings):
     )
     experiment: Experiment = Field(
         default_factory=Experiment,
-        description="The same experiment as ingestion's: every arm's solution must exist.",
+        description="The same seed as ingestion's: every arm's solution must exist. Then the "
+        "version stored in Postgres is in force (`pillars experiment`), and one naming a "
+        "missing solution is refused.",
     )
     hnsw_ef_search: int = Field(
         default=200,

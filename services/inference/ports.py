@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from shared.generators import Generator, GeneratorBlock
     from shared.models.classifiers import LoadedClassifier
 
-__all__ = ["Classifiers", "Generators", "Retriever"]
+__all__ = ["Classifiers", "Generators", "ModelVersions", "Retriever"]
 
 
 class Retriever(Protocol):
@@ -37,4 +37,16 @@ class Generators(Protocol):
 
     def generator(self, block: GeneratorBlock) -> Generator:
         """Return the generator `block` describes (never the extractive one)."""
+        ...
+
+
+class ModelVersions(Protocol):
+    """What inference does when the registry announces a model version."""
+
+    async def preload(self, name: str, version: int) -> None:
+        """Admit and load `name` at `version` now (raises ModelRefused when refused)."""
+        ...
+
+    def forget_production(self, name: str | None) -> None:
+        """Look `name`'s (None: every model's) production version up again at its next use."""
         ...

@@ -1,4 +1,5 @@
-"""Ingestion's FastStream wiring: documents -> chunks, requests -> requests.accepted."""
+"""Ingestion's FastStream wiring: documents -> chunks, requests -> requests.accepted, and
+experiment versions put in force as they are announced."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from faststream import FastStream
 
 from services.ingestion.bootstrap import IngestionDependencies, bootstrap
 from services.ingestion.config import IngestionSettings
-from services.ingestion.handlers import SERVICE, accept_request, chunk_document
+from services.ingestion.handlers import SERVICE, accept_request, catch_up, chunk_document
 from shared.contracts.events import (
     DocumentChanged,
     DocumentChunked,
+    ExperimentChanged,
     InferenceRequest,
     RequestAccepted,
 )
 from shared.contracts.topics import Topic
+from shared.experiment_store import CATCH_UP_S
 from shared.kit.service import ServiceKit
 
 __all__ = ["create_app"]
@@ -47,7 +50,15 @@ def create_app(
     @kit.handles(Topic.REQUESTS, publishes=Topic.REQUESTS_ACCEPTED)
     async def on_request(event: InferenceRequest) -> RequestAccepted:
         return await accept_request(
-            event, experiment=settings.experiment, assignments=deps().assignments
+            event, experiment=deps().experiment.current, assignments=deps().assignments
         )
 
+    @kit.handles(Topic.EXPERIMENTS)  # every replica reads every version (a broadcast)
+    async def on_experiment(event: ExperimentChanged) -> None:
+        deps().experiment.apply(event)
+
+    async def catch_up_round() -> None:
+        await catch_up(store=deps().experiments, live=deps().experiment)
+
+    kit.every(CATCH_UP_S, "experiment-catch-up", catch_up_round)
     return kit.app()

@@ -1,4 +1,5 @@
-"""Ingestion assembled: the tokenizer and the assignment store, real or given by a test."""
+"""Ingestion assembled: the tokenizer, the assignment store and the experiment in force,
+real or given by a test."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from services.ingestion.adapters.pg_assignments import PgAssignments
 from services.ingestion.config import IngestionSettings
 from services.ingestion.ports import Assignments, Tokenizer
 from shared.encoders.model_folder import max_sequence_length, model_folder
+from shared.experiment_store import ExperimentStore, LiveExperiment, PgExperimentStore
 from shared.kit.db import open_pool
 
 __all__ = ["IngestionDependencies", "bootstrap", "load_tokenizer"]
@@ -23,6 +25,8 @@ class IngestionDependencies:
     settings: IngestionSettings
     tokens: Tokenizer
     assignments: Assignments
+    experiments: ExperimentStore
+    experiment: LiveExperiment
 
 
 def load_tokenizer(settings: IngestionSettings) -> ModelTokenizer:
@@ -43,13 +47,23 @@ async def bootstrap(
     *,
     tokens: Tokenizer | None = None,
     assignments: Assignments | None = None,
+    experiments: ExperimentStore | None = None,
 ) -> AsyncIterator[IngestionDependencies]:
     """Build ingestion's dependencies from `settings`; a test overrides any of them (and
-    then no Postgres is opened for it)."""
+    then no Postgres is opened for it). The experiment in force is the stored one; the
+    setting seeds a fresh database."""
     async with AsyncExitStack() as stack:
-        if assignments is None:
+        if assignments is None or experiments is None:
             pool = await stack.enter_async_context(open_pool(settings.dsn))
-            store = PgAssignments(pool)
-            await store.create_schema()
-            assignments = store
-        yield IngestionDependencies(settings, tokens or load_tokenizer(settings), assignments)
+            if assignments is None:
+                book = PgAssignments(pool)
+                await book.create_schema()
+                assignments = book
+            if experiments is None:
+                store = PgExperimentStore(pool)
+                await store.create_schema()
+                experiments = store
+        live = LiveExperiment.of(await experiments.seed(settings.experiment))
+        yield IngestionDependencies(
+            settings, tokens or load_tokenizer(settings), assignments, experiments, live
+        )

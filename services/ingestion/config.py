@@ -1,4 +1,4 @@
-"""Ingestion settings: chunking limits and the experiment requests are assigned to."""
+"""Ingestion settings: chunking limits and the experiment that seeds a fresh database."""
 
 from __future__ import annotations
 
@@ -26,5 +26,7 @@ class IngestionSettings(PillarsSettings):
     )
     experiment: Experiment = Field(
         default_factory=Experiment,
-        description="JSON: name, salt, unit, arms[name, weight, solution, top_k, shadow].",
+        description="JSON: name, salt, unit, arms[name, weight, solution, top_k, model_version, "
+        "shadow]. Seeds a fresh database; then the version stored in Postgres is in force "
+        "(`pillars experiment`), and its name is the experiment this service follows.",
     )

@@ -1,4 +1,5 @@
-"""Ingestion handlers: documents become chunk sets, requests get their experiment arm."""
+"""Ingestion handlers: documents become chunk sets, requests get their experiment arm (the
+version in force, which announcements and `catch_up` replace)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from shared.contracts.events import (
     derived_id,
     utcnow,
 )
-from shared.experiments import Experiment, assign_arm
+from shared.experiment_store import ExperimentStore, LiveExperiment, newer_stored
+from shared.experiments import Experiment, assign_arm, serving_arms
 from shared.kit.deadletter import Rejected
 
-__all__ = ["accept_request", "chunk_document"]
+__all__ = ["accept_request", "catch_up", "chunk_document"]
 
 SERVICE = "ingestion"
 
@@ -69,15 +71,16 @@ async def accept_request(
     shadow arms that answer it for the record.
 
     The arm comes from a hash of the experiment's unit and salt; with `assignments` a
-    user (or session) keeps the arm first given while that arm is live, even after the
-    weights change. Request-id units are never remembered: each is seen once.
+    user (or session) keeps the arm first given while that arm serves (live, with
+    weight), however the weights change; a removed arm's or a weight-0 arm's users are
+    assigned again. Request-id units are never remembered: each is seen once.
     """
     started = clock()
     unit = getattr(event, experiment.unit) or event.request_id
     arm = assign_arm(experiment, unit)
     if assignments is not None and experiment.unit != "request_id":
-        live = [a.name for a in experiment.live_arms]
-        kept = experiment.arm(await assignments.remember(experiment.name, unit, arm.name, live))
+        serving = [a.name for a in serving_arms(experiment)]
+        kept = experiment.arm(await assignments.remember(experiment.name, unit, arm.name, serving))
         arm = kept or arm
     return event.derive(
         RequestAccepted,
@@ -96,3 +99,11 @@ async def accept_request(
         request_occurred_at=event.occurred_at,
         stages=[Stage(service=SERVICE, started_at=started, finished_at=clock())],
     )
+
+
+async def catch_up(*, store: ExperimentStore, live: LiveExperiment) -> None:
+    """Put the stored version in force if it is newer than the live one: an announcement
+    this replica could not have seen (made while it started) still reaches it."""
+    change = await newer_stored(store, live)
+    if change is not None:
+        live.apply(change)

@@ -21,9 +21,11 @@ class Tokenizer(Protocol):
 
 
 class Assignments(Protocol):
-    """Remembered experiment assignments, so changing arms' weights moves nobody."""
+    """Remembered experiment assignments, so changing arms' weights moves nobody whose arm
+    still serves."""
 
     async def remember(self, experiment: str, unit: str, proposed: str, live: Sequence[str]) -> str:
-        """Return the unit's remembered arm while it is one of `live`; otherwise remember
-        `proposed` (the hash's pick under the current weights) and return it."""
+        """Return the unit's remembered arm while it is one of `live` (the serving arms);
+        otherwise remember `proposed` (the hash's pick under the current weights) and
+        return it."""
         ...

@@ -14,7 +14,8 @@ __all__ = ["ScalerSettings"]
 # Which topics each service consumes in shared groups (`<prefix>.<service>.<topic>`); a
 # broadcast topic's readers each have their own group, so it is no work to scale for.
 DEFAULT_WATCH: dict[str, list[Topic]] = {
-    service: [t for t in topics if t not in BROADCAST] for service, topics in CONSUMED_BY.items()
+    service: [t for t in topics if (service, t) not in BROADCAST]
+    for service, topics in CONSUMED_BY.items()
 }
 
 

@@ -89,26 +89,41 @@ EVENT_OF: dict[Topic, type[Event]] = {
 # table is generated from it, and each consumed topic gets a DLQ. Business systems produce
 # documents, requests and feedback.
 CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
-    "ingestion": (Topic.DOCUMENTS, Topic.REQUESTS),
+    "ingestion": (Topic.DOCUMENTS, Topic.REQUESTS, Topic.EXPERIMENTS),
     "embedding": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
-    "inference": (Topic.REQUESTS_EMBEDDED,),
-    "evaluator": (Topic.PREDICTIONS, Topic.OUTCOMES, Topic.REQUESTS_EMBEDDED),
+    "inference": (Topic.REQUESTS_EMBEDDED, Topic.EXPERIMENTS, Topic.MODELS),
+    "evaluator": (
+        Topic.PREDICTIONS,
+        Topic.OUTCOMES,
+        Topic.REQUESTS_EMBEDDED,
+        Topic.PREDICTIONS_SHADOW,
+        Topic.MODELS,
+    ),
     "feedback": (Topic.PREDICTIONS, Topic.FEEDBACK),
+    "trainer": (Topic.TRAINING,),
 }
 PRODUCED_BY: dict[str, tuple[Topic, ...]] = {
     "ingestion": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
     "embedding": (Topic.INDEXED, Topic.REQUESTS_EMBEDDED),
     "inference": (Topic.PREDICTIONS, Topic.PREDICTIONS_SHADOW),
-    "evaluator": (Topic.EVALUATIONS,),
+    "evaluator": (Topic.EVALUATIONS, Topic.EXPERIMENTS, Topic.TRAINING, Topic.LOOP),
     "feedback": (Topic.OUTCOMES, Topic.FEEDBACK),
     "scaler": (Topic.SCALING,),
+    "trainer": (Topic.MODELS,),
 }
 BUSINESS_SYSTEMS: tuple[Topic, ...] = (Topic.DOCUMENTS, Topic.REQUESTS, Topic.FEEDBACK)
 # What operators publish through `pillars` (an experiment set by hand, a retraining asked for).
 OPERATORS: tuple[Topic, ...] = (Topic.EXPERIMENTS, Topic.TRAINING)
-# Topics every replica of a consumer reads in full (a group of its own, from the end):
-# run-time configuration that each replica must apply, not work to share out.
-BROADCAST: frozenset[Topic] = frozenset({Topic.EXPERIMENTS})
+# (service, topic) pairs every replica reads in full (a group of its own, from the end):
+# run-time configuration each replica must apply (an experiment, a model version to load),
+# not work to share out. The evaluator's loop reads `models` in its shared group instead.
+BROADCAST: frozenset[tuple[str, Topic]] = frozenset(
+    {
+        ("ingestion", Topic.EXPERIMENTS),
+        ("inference", Topic.EXPERIMENTS),
+        ("inference", Topic.MODELS),
+    }
+)
 CONSUMED: frozenset[Topic] = frozenset(t for topics in CONSUMED_BY.values() for t in topics)
 
 
@@ -124,7 +139,7 @@ def all_consumer_groups(prefix: str) -> list[str]:
         consumer_group(prefix, s, t)
         for s, topics in CONSUMED_BY.items()
         for t in topics
-        if t not in BROADCAST
+        if (s, t) not in BROADCAST
     ]
 
 

@@ -163,7 +163,8 @@ class ServiceKit(Generic[S]):
             wired: Any = subscriber
             if publishes is not None:
                 wired = self.publisher(publishes)(wired)
-            options = self.broadcast_options(topic) if topic in BROADCAST else {}
+            broadcast = (self.service, topic) in BROADCAST
+            options = self.broadcast_options(topic) if broadcast else {}
             return self.subscriber(topic, **options)(wired)
 
         return decorator

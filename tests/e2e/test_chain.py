@@ -31,6 +31,7 @@ from shared.contracts.topics import CONSUMED_BY, Topic, consumer_group, topic_na
 from shared.platform.client import PillarsClient
 from shared.platform.demo import DEMO_QUESTIONS, demo_documents, run_demo
 from shared.platform.runtime.stack import Endpoints
+from shared.platform.runtime.supervisor import SERVICES
 from shared.platform.traces import fetch_trace
 from tests.e2e.conftest import RunningPlatform
 
@@ -225,7 +226,7 @@ async def test_malformed_message_on_each_topic_is_dead_lettered_and_the_next_flo
             assert b"broken" in record.value
             assert dict(record.headers)["pillars_dlq_reason"].startswith(b"ValidationError")
     assert all(p.is_running() for p in platform.services), "a bad message stopped a service"
-    assert len(platform.services) == 6
+    assert len(platform.services) == len(SERVICES)
 
 
 def test_pillars_demo_prints_predictions(platform: RunningPlatform) -> None:

@@ -30,6 +30,7 @@ def test_readme_documents_every_setting() -> None:
     from services.inference.config import InferenceSettings
     from services.ingestion.config import IngestionSettings
     from services.scaler.config import ScalerSettings
+    from services.trainer.config import TrainerSettings
 
     readme = (ROOT / "README.md").read_text()
     classes = [
@@ -39,6 +40,7 @@ def test_readme_documents_every_setting() -> None:
         InferenceSettings,
         IngestionSettings,
         ScalerSettings,
+        TrainerSettings,
     ]
     names = {f"PILLARS_{n.upper()}" for cls in classes for n in cls.model_fields}
     missing = sorted(n for n in names if f"`{n}`" not in readme)

@@ -12,10 +12,29 @@ import numpy.typing as npt
 from services.evaluator.adapters.pg_arm_samples import fetch_arm_samples
 from services.evaluator.adapters.pg_score_tables import DDL
 from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, VariantTotals
-from shared.contracts.events import Evaluation
+from shared.contracts.events import DriftReport, Evaluation
 from shared.kit.db import apply_schema
 
 __all__ = ["PgScoreBook"]
+
+
+def _columns(score: PredictionScore) -> tuple[object, ...]:
+    """Return a score's values in the order both score tables' inserts take them."""
+    return (
+        score.tenant,
+        score.request_id,
+        score.experiment,
+        score.variant,
+        score.retrieval_relevance,
+        score.top_score,
+        score.groundedness,
+        score.latency_ms,
+        score.cost_usd,
+        score.answer,
+        score.occurred_at,
+        score.judge_score,
+        score.fallback,
+    )
 
 
 class PgScoreBook:
@@ -34,20 +53,10 @@ class PgScoreBook:
             inserted = await conn.fetchval(
                 "INSERT INTO evaluator_scores (tenant, request_id, experiment, variant, "
                 "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
-                "occurred_at, judge_score) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                "coalesce($11, now()), $12) ON CONFLICT DO NOTHING RETURNING true",
-                score.tenant,
-                score.request_id,
-                score.experiment,
-                score.variant,
-                score.retrieval_relevance,
-                score.top_score,
-                score.groundedness,
-                score.latency_ms,
-                score.cost_usd,
-                score.answer,
-                score.occurred_at,
-                score.judge_score,
+                "occurred_at, judge_score, fallback) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                "$9, $10, coalesce($11, now()), $12, $13) "
+                "ON CONFLICT DO NOTHING RETURNING true",
+                *_columns(score),
             )
             if inserted:
                 await conn.execute(
@@ -69,6 +78,18 @@ class PgScoreBook:
             predictions=row["predictions"],
             mean_relevance=row["relevance_sum"] / row["predictions"],
         )
+
+    async def record_shadow(self, score: PredictionScore) -> bool:
+        """Store a shadow arm's score once per (tenant, request, arm)."""
+        inserted = await self._pool.fetchval(
+            "INSERT INTO evaluator_shadow_scores (tenant, request_id, experiment, variant, "
+            "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
+            "occurred_at, judge_score, fallback) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+            "$10, coalesce($11, now()), $12, $13) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            *_columns(score),
+        )
+        return bool(inserted)
 
     async def record_outcome(self, outcome: OutcomeRecord) -> bool:
         """Store an outcome once per (tenant, feedback id)."""
@@ -184,6 +205,17 @@ class PgScoreBook:
                 for e in evaluations
             ],
         )
+
+    async def recent_drift(self, experiment: str, since: datetime) -> list[DriftReport]:
+        """Return the drift the reports found for the experiment since `since`, oldest first."""
+        rows = await self._pool.fetch(
+            "SELECT body::text AS body FROM evaluator_reports WHERE kind = 'drift' "
+            "AND experiment = $1 AND at >= $2 ORDER BY at, id",
+            experiment,
+            since,
+        )
+        found = [Evaluation.model_validate_json(row["body"]).drift for row in rows]
+        return [drift for drift in found if drift is not None]
 
     async def history(self, since: datetime | None = None) -> list[Evaluation]:
         """Return the reports' evaluations, oldest first (`pillars report` reads these)."""

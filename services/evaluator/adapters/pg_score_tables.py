@@ -1,4 +1,5 @@
-"""The evaluator's tables: scores, outcomes, A/B state, reports and query embeddings."""
+"""The evaluator's tables: scores (live and shadow arms'), outcomes, A/B state, reports and
+query embeddings."""
 
 from __future__ import annotations
 
@@ -24,7 +25,27 @@ ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS cost_usd double precision
 ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS answer text NOT NULL DEFAULT '';
 ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS occurred_at timestamptz
     NOT NULL DEFAULT now();
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS fallback boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS evaluator_scores_time ON evaluator_scores (occurred_at);
+-- Shadow arms answer the same requests as the live arm, so they are keyed by arm too.
+CREATE TABLE IF NOT EXISTS evaluator_shadow_scores (
+    tenant text NOT NULL,
+    request_id text NOT NULL,
+    variant text NOT NULL,
+    experiment text NOT NULL,
+    retrieval_relevance double precision NOT NULL,
+    top_score double precision NOT NULL,
+    groundedness double precision,
+    judge_score double precision,
+    latency_ms double precision NOT NULL DEFAULT 0,
+    cost_usd double precision NOT NULL DEFAULT 0,
+    answer text NOT NULL DEFAULT '',
+    fallback boolean NOT NULL DEFAULT false,
+    occurred_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, request_id, variant)
+);
+CREATE INDEX IF NOT EXISTS evaluator_shadow_scores_time ON evaluator_shadow_scores (occurred_at);
 CREATE TABLE IF NOT EXISTS evaluator_variant_totals (
     experiment text NOT NULL,
     variant text NOT NULL,

@@ -27,12 +27,14 @@ ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS query text NOT NULL DE
 ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS sources jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS review_reason text;
 ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS reviewed_at timestamptz;
+ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS label text;
+ALTER TABLE feedback_predictions ADD COLUMN IF NOT EXISTS user_id text;
 CREATE INDEX IF NOT EXISTS feedback_review_queue ON feedback_predictions (occurred_at)
     WHERE review_reason IS NOT NULL AND reviewed_at IS NULL;
 """
 _COLUMNS = (
     "tenant, request_id, experiment, variant, answer, occurred_at, traceparent, query, "
-    "sources::text AS sources, review_reason"
+    "sources::text AS sources, review_reason, label, user_id"
 )
 
 
@@ -57,8 +59,9 @@ class PgPredictionLedger:
         sources = json.dumps([s.model_dump(mode="json") for s in prediction.sources])
         await self._pool.execute(
             "INSERT INTO feedback_predictions (tenant, request_id, experiment, variant, answer, "
-            "occurred_at, traceparent, query, sources, review_reason) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT DO NOTHING",
+            "occurred_at, traceparent, query, sources, review_reason, label, user_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12) "
+            "ON CONFLICT DO NOTHING",
             prediction.tenant,
             prediction.request_id,
             prediction.experiment,
@@ -69,6 +72,8 @@ class PgPredictionLedger:
             prediction.query,
             sources,
             prediction.review_reason,
+            prediction.label,
+            prediction.user_id,
         )
 
     async def find(self, tenant: str, request_id: str) -> KnownPrediction | None:

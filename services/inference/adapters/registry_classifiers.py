@@ -57,5 +57,17 @@ class RegistryClassifiers:
                 self._loaded[key] = await asyncio.to_thread(self._admit_and_load, record)
             return self._loaded[key]
 
+    async def preload(self, name: str, version: int) -> None:
+        """Admit and load `name` at `version` before a request needs it."""
+        await self.classifier(name, version)
+
+    def forget_production(self, name: str | None) -> None:
+        """Look `name`'s (None: every model's) production version up again at its next use
+        (it may have moved)."""
+        if name is None:
+            self._production.clear()
+        else:
+            self._production.pop(name, None)
+
     def _admit_and_load(self, record: ModelRecord) -> LoadedClassifier:
         return load_classifier(admit(record, self._policy))

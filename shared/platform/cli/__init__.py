@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from shared.platform.cli import admin, tryout, up
+from shared.platform.cli import admin, experiments, tryout, up
 from shared.platform.cli.common import Commands, fail
 
 __all__ = ["COMMAND_GROUP", "main"]
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         up.add_commands,
         tryout.add_commands,
         admin.add_commands,
+        experiments.add_commands,
     ]
     for add_commands in builtin + _service_commands():
         add_commands(commands)

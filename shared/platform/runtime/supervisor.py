@@ -27,6 +27,7 @@ SERVICES: tuple[str, ...] = (
     "evaluator",
     "feedback",
     "scaler",
+    "trainer",
 )
 
 

@@ -40,7 +40,7 @@ def test_compose_file_follows_the_compose_specification(compose: dict[str, Any])
 def test_every_pillars_service_runs_in_its_own_container(
     compose: dict[str, Any], pillars_services: list[str]
 ) -> None:
-    assert len(pillars_services) == 6
+    assert len(pillars_services) == 7
     for name in pillars_services:
         assert name in compose["services"], f"compose lacks the {name} service"
         command = compose["services"][name]["command"]

@@ -61,7 +61,7 @@ def test_manifests_validate_against_the_kubernetes_schemas(k8s_manifests: Manife
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{name} {doc['kind']}/{doc['metadata']['name']}: {exc.message}")
         checked += 1
-    assert checked >= 13  # namespace, config, RBAC (3), topics job, 6 deployments + services
+    assert checked >= 15  # namespace, config, RBAC (3), topics job, 7 deployments + services
 
 
 def test_kustomization_applies_every_manifest_but_keda(

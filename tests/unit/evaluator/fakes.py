@@ -1,4 +1,5 @@
-"""Fakes at the evaluator's ports: a whole score book in memory, and a fixed leadership."""
+"""Fakes at the evaluator's ports: a whole score book in memory, and a fixed leadership
+(the loop's are in `loop_fakes`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from services.evaluator.ports import ArmSample, OutcomeRecord
-from shared.contracts.events import Evaluation
+from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore
+from shared.contracts.events import DriftReport, Evaluation
 from tests.fakes import InMemoryScoreBook
 
 __all__ = ["FixedLeadership", "FullScoreBook"]
@@ -26,6 +27,15 @@ class FullScoreBook(InMemoryScoreBook):
     arms: list[ArmSample] = field(default_factory=list)
     p_values: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
     reports: list[list[Evaluation]] = field(default_factory=list)
+    shadows: dict[tuple[str, str, str], PredictionScore] = field(default_factory=dict)
+    drift: list[DriftReport] = field(default_factory=list)
+    arms_since: dict[datetime | None, list[ArmSample]] = field(default_factory=dict)
+
+    async def record_shadow(self, score: PredictionScore) -> bool:
+        key = (score.tenant, score.request_id, score.variant)
+        new = key not in self.shadows
+        self.shadows.setdefault(key, score)
+        return new
 
     async def record_outcome(self, outcome: OutcomeRecord) -> bool:
         key = (outcome.tenant, outcome.feedback_id)
@@ -34,7 +44,8 @@ class FullScoreBook(InMemoryScoreBook):
         return new
 
     async def arm_samples(self, since: datetime | None) -> list[ArmSample]:
-        return list(self.arms)
+        """The arms given for exactly `since`, else every arm given."""
+        return list(self.arms_since.get(since, self.arms))
 
     async def previous_p(self, experiment: str, metric: str, control: str, arm: str) -> float:
         return self.p_values.get((experiment, metric, control, arm), 1.0)
@@ -65,6 +76,9 @@ class FullScoreBook(InMemoryScoreBook):
 
     async def save_report(self, evaluations: Sequence[Evaluation]) -> None:
         self.reports.append(list(evaluations))
+
+    async def recent_drift(self, experiment: str, since: datetime) -> list[DriftReport]:
+        return list(self.drift)
 
 
 @dataclass

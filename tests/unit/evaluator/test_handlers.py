@@ -50,3 +50,28 @@ async def test_no_sources_scores_zero() -> None:
     evaluation = await evaluate_prediction(prediction("r1", []), book=InMemoryScoreBook())
     assert evaluation.retrieval_relevance == 0.0
     assert evaluation.top_score == 0.0
+
+
+async def test_a_shadow_answer_is_recorded_per_arm_once_and_a_fallback_is_noticed() -> None:
+    from datetime import timedelta
+
+    from services.evaluator.handlers import fell_back, record_shadow
+    from shared.contracts.events import BlockRun
+    from tests.unit.evaluator.fakes import FullScoreBook
+
+    book = FullScoreBook()
+    shadow = prediction("r1", [0.5], variant="shadow-v2").model_copy(update={"shadow": True})
+    assert await record_shadow(shadow, book=book)
+    assert not await record_shadow(shadow, book=book)
+    assert await record_shadow(shadow.model_copy(update={"variant": "shadow-v3"}), book=book)
+    assert sorted(book.shadows) == [("acme", "r1", "shadow-v2"), ("acme", "r1", "shadow-v3")]
+    assert book.scores == {}  # the live arm's record of the request is not touched
+    at = utcnow()
+    failed = BlockRun(
+        block="classifier",
+        started_at=at,
+        finished_at=at + timedelta(milliseconds=1),
+        outcome="unavailable: no model",
+    )
+    assert fell_back(shadow.model_copy(update={"blocks": [failed]}))
+    assert not fell_back(shadow)

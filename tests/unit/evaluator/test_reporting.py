@@ -56,3 +56,21 @@ async def test_a_replica_that_does_not_lead_reads_and_publishes_nothing() -> Non
     assert leadership.asked == 1
     assert published == []
     assert book.reports == []
+
+
+async def test_a_shadow_arm_is_reported_but_never_compared() -> None:
+    from services.evaluator.reporting import ab_verdicts, report
+
+    shadow = ArmSample(
+        experiment="e",
+        variant="shadow-v2",
+        predictions=4,
+        label_pairs={("fresh", "fresh"): 3, ("fresh", "rotten"): 1},
+        shadow=True,
+    )
+    book = FullScoreBook(arms=[*ARMS, shadow])
+    verdicts = await ab_verdicts(book.arms, test=SequentialTest(), book=book)
+    assert {v.treatment for _, v in verdicts} == {"treatment"}
+    evaluations = await report(book=book, tenant=REPORT_TENANT, window_s=60, test=SequentialTest())
+    shown = [e.metrics for e in evaluations if e.variant == "shadow-v2" and e.metrics]
+    assert [(m.window, m.accuracy) for m in shown] == [("cumulative", 0.75), ("sliding", 0.75)]

@@ -23,6 +23,7 @@ from shared.contracts.events import (
 )
 from shared.platform.runtime.host import free_port
 from tests.fakes import InMemoryLedger
+from tests.unit.feedback.fakes import RecordedLabels
 
 MODEL = ModelRef(name="m", version="1")
 TOKEN = "t0ken"
@@ -47,10 +48,12 @@ def unsure_prediction(request_id: str) -> Prediction:
 
 
 def assembled(
-    settings: FeedbackSettings, ledger: InMemoryLedger
+    settings: FeedbackSettings, ledger: InMemoryLedger, labels: RecordedLabels | None = None
 ) -> tuple[FastStream, KafkaBroker, Seen]:
-    """Return the app assembled with `ledger`, its broker, and the outcomes it publishes."""
-    app = create_app(settings, assemble=partial(bootstrap, settings, ledger=ledger))
+    """Return the app assembled with `ledger` and `labels`, its broker, and the outcomes it
+    publishes."""
+    labels = labels or RecordedLabels()
+    app = create_app(settings, assemble=partial(bootstrap, settings, ledger=ledger, labels=labels))
     assert isinstance(app.broker, KafkaBroker)
     outcomes: Seen = []
 
@@ -65,8 +68,8 @@ async def test_the_assembled_service_joins_feedback_and_takes_reviews_off_the_qu
     settings = FeedbackSettings(
         kafka_bootstrap_servers="unused:9092", feedback_http_port=None, feedback_wait_s=0
     )
-    ledger = InMemoryLedger()
-    app, kafka, outcomes = assembled(settings, ledger)
+    ledger, labels = InMemoryLedger(), RecordedLabels()
+    app, kafka, outcomes = assembled(settings, ledger, labels)
     async with app.lifespan_context(), TestKafkaBroker(kafka) as broker:
         prediction = unsure_prediction("r1")
         await broker.publish(prediction, "pillars.predictions.v1", key=prediction.message_key)
@@ -77,7 +80,21 @@ async def test_the_assembled_service_joins_feedback_and_takes_reviews_off_the_qu
             tenant="acme", feedback_id="f1", request_id="r1", kind="review", review=verdict
         )
         await broker.publish(review, "pillars.feedback.v1", key=review.message_key)
-    [(body, key, headers)] = outcomes
+        label = Feedback(
+            tenant="acme", feedback_id="f2", request_id="r1", kind="label", value="plot"
+        )
+        await broker.publish(label, "pillars.feedback.v1", key=label.message_key)
+    (body, key, headers), (labelled, _, _) = outcomes
+    assert labelled["kind"] == "label"
+    # An incorrect verdict without a correction names no label; the label feedback does.
+    [row] = labels.rows.values()
+    assert (row.tenant, row.dataset, row.request_id, row.text, row.label) == (
+        "acme",
+        "feedback",
+        "r1",
+        "q?",
+        "plot",
+    )
     assert (body["request_id"], body["kind"], body["experiment"], body["variant"]) == (
         "r1",
         "review",

@@ -14,6 +14,7 @@ from shared.contracts.events import Feedback, ReviewVerdict
 from shared.kit.deadletter import Rejected
 from tests.fakes import InMemoryLedger
 from tests.unit.evaluator.test_handlers import prediction
+from tests.unit.feedback.fakes import RecordedLabels
 
 TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
 
@@ -36,13 +37,15 @@ async def test_only_a_review_takes_its_prediction_off_the_queue() -> None:
         prediction("r1", [0.5]), ledger=ledger, traceparent=None, policy=policy
     )
     click = Feedback(tenant="acme", feedback_id="f1", request_id="r1", kind="click")
-    assert (await record_feedback(click, ledger=ledger, wait_s=0)).kind == "click"
+    assert (
+        await record_feedback(click, ledger=ledger, labels=RecordedLabels(), wait_s=0)
+    ).kind == "click"
     assert [k.request_id for k in await ledger.review_queue(10)] == ["r1"]
     verdict = ReviewVerdict(verdict="correct")
     review = Feedback(
         tenant="acme", feedback_id="f2", request_id="r1", kind="review", review=verdict
     )
-    outcome = await record_feedback(review, ledger=ledger, wait_s=0)
+    outcome = await record_feedback(review, ledger=ledger, labels=RecordedLabels(), wait_s=0)
     assert (outcome.kind, outcome.review) == ("review", verdict)
     assert await ledger.review_queue(10) == []
 

@@ -1,5 +1,6 @@
 """Ingestion as assembled by its bootstrap, with fakes, over FastStream's in-memory broker:
-topics, keys, headers and the handlers' results."""
+topics, keys, headers and the handlers' results, and experiment versions put in force as
+they are announced."""
 
 from functools import partial
 
@@ -9,16 +10,25 @@ from faststream.kafka.annotations import KafkaMessage
 from services.ingestion.app import create_app
 from services.ingestion.bootstrap import bootstrap
 from services.ingestion.config import IngestionSettings
-from shared.contracts.events import DocumentChanged, InferenceRequest
+from shared.contracts.events import DocumentChanged, ExperimentChanged, InferenceRequest
+from shared.experiments import Arm, Experiment
 from tests.fakes import InMemoryAssignments, WordTokenizer
+from tests.unit.shared.test_experiment_store import InMemoryExperimentStore
 
 
 async def test_the_assembled_service_accepts_requests_and_chunks_documents() -> None:
     settings = IngestionSettings(kafka_bootstrap_servers="unused:9092", chunk_size_tokens=20)
     assignments = InMemoryAssignments()
+    store = InMemoryExperimentStore()
     app = create_app(
         settings,
-        assemble=partial(bootstrap, settings, tokens=WordTokenizer(), assignments=assignments),
+        assemble=partial(
+            bootstrap,
+            settings,
+            tokens=WordTokenizer(),
+            assignments=assignments,
+            experiments=store,
+        ),
     )
     broker = app.broker
     assert broker is not None
@@ -46,3 +56,52 @@ async def test_the_assembled_service_accepts_requests_and_chunks_documents() -> 
     assert isinstance(chunked["chunks"], list)
     assert len(chunked["chunks"]) == 3  # 50 words in windows of 20
     assert headers["ce_type"] == "dev.pillars.DocumentChunked.v1"
+    assert [v.actor for v in store.versions["retrieval-depth"]] == ["seed"]  # the setting
+
+
+async def test_an_announced_version_assigns_the_next_request() -> None:
+    settings = IngestionSettings(kafka_bootstrap_servers="unused:9092")
+    store = InMemoryExperimentStore()
+    app = create_app(
+        settings,
+        assemble=partial(
+            bootstrap,
+            settings,
+            tokens=WordTokenizer(),
+            assignments=InMemoryAssignments(),
+            experiments=store,
+        ),
+    )
+    broker = app.broker
+    assert broker is not None
+    variants: list[tuple[object, object, object]] = []
+
+    @broker.subscriber("pillars.requests.accepted.v1")
+    async def out(body: dict[str, object]) -> None:
+        variants.append((body["variant"], body["top_k"], body["model_version"]))
+
+    def request(user: str) -> InferenceRequest:
+        return InferenceRequest(tenant="acme", request_id=f"r-{user}", query="q", user_id=user)
+
+    async with app.lifespan_context(), TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(request("u1"), "pillars.requests.v1")
+        change = ExperimentChanged(
+            tenant="platform",
+            name="retrieval-depth",
+            version=2,
+            experiment=Experiment(
+                arms=(
+                    Arm(name="top3", weight=0, top_k=3),
+                    Arm(name="deep", top_k=9, model_version=4),
+                )
+            ),
+            reason="deeper",
+            actor="cli",
+        )
+        await test_broker.publish(change, "pillars.experiments.v1", key=change.message_key)
+        await test_broker.publish(request("u2"), "pillars.requests.v1")
+        stale = change.model_copy(update={"version": 1, "experiment": Experiment()})
+        await test_broker.publish(stale, "pillars.experiments.v1", key=change.message_key)
+        await test_broker.publish(request("u1"), "pillars.requests.v1")  # moved: top3 weighs 0
+    assert variants[0][0] in {"top3", "top5"}  # v1, the seed
+    assert variants[1:] == [("deep", 9, 4), ("deep", 9, 4)]

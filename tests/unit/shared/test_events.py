@@ -9,7 +9,7 @@ from shared.contracts.events import (
     RequestAccepted,
     ReviewVerdict,
 )
-from shared.contracts.topics import Topic, all_topic_names, dlq_name, topic_name
+from shared.contracts.topics import CONSUMED_BY, Topic, all_topic_names, dlq_name, topic_name
 
 
 def test_unknown_fields_are_ignored() -> None:
@@ -50,7 +50,8 @@ def test_topic_names_and_dead_letter_topics() -> None:
     assert dlq_name("pillars.documents.v1") in names
     assert "pillars.scaling.v1.dlq" not in names  # nobody consumes it
     assert "pillars.outcomes.v1.dlq" in names
-    assert len(names) == len(Topic) + 8  # outcomes is consumed too (by the evaluator)
+    consumed = {t for topics in CONSUMED_BY.values() for t in topics}
+    assert len(names) == len(Topic) + len(consumed)  # a dead-letter topic per consumed one
 
 
 @pytest.mark.parametrize(

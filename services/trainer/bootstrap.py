@@ -1,0 +1,76 @@
+"""The trainer assembled: the label store, the model registry, the runs it answered and
+the embedding model, real or given by a test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from services.trainer.adapters.pg_runs import PgTrainingRuns
+from services.trainer.config import TrainerSettings
+from services.trainer.ports import Encoder, Labels, ModelRegistry, TrainingRules, TrainingRuns
+from shared.encoders import load_encoder
+from shared.kit.db import open_pool
+from shared.labels import PgLabelStore
+from shared.models.admission import AdmissionPolicy
+from shared.models.pg_registry import PgModelRegistry
+
+__all__ = ["TrainerDependencies", "bootstrap", "training_rules"]
+
+
+@dataclass(frozen=True)
+class TrainerDependencies:
+    """Everything the trainer's handler needs, built once per process."""
+
+    settings: TrainerSettings
+    labels: Labels
+    registry: ModelRegistry
+    encoder: Encoder
+    runs: TrainingRuns
+    rules: TrainingRules
+
+
+def training_rules(settings: TrainerSettings) -> TrainingRules:
+    """Return what a training set must hold and where artifacts go, as the settings say."""
+    return TrainingRules(
+        models_dir=settings.data_dir / "models",
+        min_per_class=settings.trainer_min_per_class,
+        max_labels_per_user=settings.trainer_max_labels_per_user or None,  # 0: no cap
+        resamples=settings.trainer_bootstrap_resamples,
+        policy=AdmissionPolicy.from_settings(settings),
+    )
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: TrainerSettings,
+    *,
+    labels: Labels | None = None,
+    registry: ModelRegistry | None = None,
+    encoder: Encoder | None = None,
+    runs: TrainingRuns | None = None,
+) -> AsyncIterator[TrainerDependencies]:
+    """Build the trainer's dependencies from `settings`; a test overrides any of them (and
+    then no Postgres is opened, or model loaded, for it)."""
+    async with AsyncExitStack() as stack:
+        if labels is None or registry is None or runs is None:
+            pool = await stack.enter_async_context(open_pool(settings.dsn))
+            if labels is None:
+                label_store = PgLabelStore(pool)
+                await label_store.create_schema()
+                labels = label_store
+            if registry is None:
+                pg_registry = PgModelRegistry(pool)
+                await pg_registry.create_schema()
+                registry = pg_registry
+            if runs is None:
+                pg_runs = PgTrainingRuns(pool)
+                await pg_runs.create_schema()
+                runs = pg_runs
+        if encoder is None:  # loading reads (and may export) the model: off the event loop
+            encoder = await asyncio.to_thread(load_encoder, settings)
+        yield TrainerDependencies(
+            settings, labels, registry, encoder, runs, training_rules(settings)
+        )

@@ -1,0 +1,126 @@
+"""Label rows in Postgres: one per tenant, dataset and request; a later label replaces an
+earlier one for the same request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from shared.kit.db import apply_schema
+from shared.labels.snapshot import LabelRow, Snapshot, take_snapshot
+
+__all__ = ["PgLabelStore"]
+
+DDL = """
+CREATE TABLE IF NOT EXISTS training_labels (
+    tenant text NOT NULL,
+    dataset text NOT NULL,
+    request_id text NOT NULL,
+    text text NOT NULL,
+    label text NOT NULL,
+    predicted text,
+    variant text NOT NULL DEFAULT '',
+    user_id text,
+    labelled_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, dataset, request_id)
+);
+CREATE INDEX IF NOT EXISTS training_labels_by_time
+    ON training_labels (tenant, dataset, labelled_at);
+"""
+
+# The newer label wins; the same label delivered again (same time) writes the same row.
+UPSERT = """
+INSERT INTO training_labels (tenant, dataset, request_id, text, label, predicted, variant,
+    user_id, labelled_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (tenant, dataset, request_id) DO UPDATE SET
+    text = EXCLUDED.text, label = EXCLUDED.label, predicted = EXCLUDED.predicted,
+    variant = EXCLUDED.variant, user_id = EXCLUDED.user_id, labelled_at = EXCLUDED.labelled_at
+WHERE training_labels.labelled_at <= EXCLUDED.labelled_at
+"""
+
+_COLUMNS = "tenant, dataset, request_id, text, label, predicted, variant, user_id, labelled_at"
+
+
+def _values(row: LabelRow) -> tuple[object, ...]:
+    return (
+        row.tenant,
+        row.dataset,
+        row.request_id,
+        row.text,
+        row.label,
+        row.predicted,
+        row.variant,
+        row.user_id,
+        row.labelled_at,
+    )
+
+
+class PgLabelStore:
+    """Labelled examples per tenant and dataset, and snapshots of them."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_schema(self) -> None:
+        """Create the labels table if it does not exist."""
+        await apply_schema(self._pool, "labels", DDL)
+
+    async def record(self, row: LabelRow) -> None:
+        """Store one label; a newer one for the same request replaces it."""
+        await self._pool.execute(UPSERT, *_values(row))
+
+    async def add_rows(self, rows: Sequence[LabelRow], *, replace: bool = False) -> None:
+        """Store many labels at once (a user's file), all or none; with `replace`, they
+        become the whole of each (tenant, dataset) they belong to (a file uploaded again)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if replace:
+                for tenant, dataset in sorted({(row.tenant, row.dataset) for row in rows}):
+                    await conn.execute(
+                        "DELETE FROM training_labels WHERE tenant = $1 AND dataset = $2",
+                        tenant,
+                        dataset,
+                    )
+            await conn.executemany(UPSERT, [_values(row) for row in rows])
+
+    async def count_since(self, tenant: str, dataset: str, since: datetime | None) -> int:
+        """Return how many labels of the dataset were given after `since` (None: ever)."""
+        count = await self._pool.fetchval(
+            "SELECT count(*) FROM training_labels WHERE tenant = $1 AND dataset = $2 "
+            "AND ($3::timestamptz IS NULL OR labelled_at > $3)",
+            tenant,
+            dataset,
+            since,
+        )
+        return int(count or 0)
+
+    async def labels(self, tenant: str, dataset: str) -> dict[str, int]:
+        """Return how many rows carry each label in the dataset."""
+        rows = await self._pool.fetch(
+            "SELECT label, count(*) AS n FROM training_labels WHERE tenant = $1 AND "
+            "dataset = $2 GROUP BY label ORDER BY label",
+            tenant,
+            dataset,
+        )
+        return {row["label"]: int(row["n"]) for row in rows}
+
+    async def snapshot(
+        self,
+        tenant: str,
+        dataset: str,
+        until: datetime | None = None,
+        max_per_user: int | None = None,
+    ) -> Snapshot:
+        """Return the dataset's labels up to `until`, at most `max_per_user` of each user."""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM training_labels WHERE tenant = $1 AND dataset = $2 "
+            "AND ($3::timestamptz IS NULL OR labelled_at <= $3) "
+            "ORDER BY labelled_at, request_id",
+            tenant,
+            dataset,
+            until,
+        )
+        found = [LabelRow(**dict(row)) for row in rows]
+        return take_snapshot(tenant, dataset, found, until=until, max_per_user=max_per_user)
