@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-import asyncpg
-
 from services.evaluator.adapters.loop_registry import RegistryStages, StoredExperiments
 from services.evaluator.adapters.pg_leader import PgLeadership
 from services.evaluator.adapters.pg_loop_journal import PgLoopJournal
@@ -27,7 +25,7 @@ from services.evaluator.ports import Judge, Leadership, ScoreBook
 from services.evaluator.sequential import SequentialTest
 from shared.experiment_store import PgExperimentStore
 from shared.generators import build_generator
-from shared.kit.db import open_pool
+from shared.kit.db import PostgresAdapters
 from shared.labels import PgLabelStore
 
 __all__ = ["EvaluatorDependencies", "bootstrap", "sequential_test"]
@@ -67,32 +65,26 @@ def _judge(settings: EvaluatorSettings, stack: AsyncExitStack) -> Judge | None:
 
 async def _loop_ports(
     settings: EvaluatorSettings,
-    pool: asyncpg.Pool | None,
+    postgres: PostgresAdapters,
     *,
     journal: LoopJournal | None,
     experiments: ExperimentControl | None,
     stages: ModelStages | None,
     labels: LabelCounter | None,
 ) -> LoopPorts:
-    """Return the loop's ports: the ones given, and real ones on `pool` for the rest."""
+    """Return the loop's ports: the ones given, and real ones on Postgres for the rest."""
     if journal is None:
-        store = PgLoopJournal(pool)
-        await store.create_schema()
+        store = await postgres.built(None, PgLoopJournal)
         await store.manage(settings.loop_models)
         journal = store
     if experiments is None:
-        versions = PgExperimentStore(pool)
-        await versions.create_schema()
-        experiments = StoredExperiments(versions)
-    if stages is None:
-        registry = RegistryStages(pool)
-        await registry.create_schema()
-        stages = registry
-    if labels is None:
-        counted = PgLabelStore(pool)
-        await counted.create_schema()
-        labels = counted
-    return LoopPorts(journal=journal, experiments=experiments, stages=stages, labels=labels)
+        experiments = StoredExperiments(await postgres.built(None, PgExperimentStore))
+    return LoopPorts(
+        journal=journal,
+        experiments=experiments,
+        stages=await postgres.built(stages, RegistryStages),
+        labels=await postgres.built(labels, PgLabelStore),
+    )
 
 
 @asynccontextmanager
@@ -110,22 +102,22 @@ async def bootstrap(
     """Build the evaluator's dependencies from `settings`; a test overrides any of them (and
     when it overrides every Postgres adapter, no Postgres is opened)."""
     async with AsyncExitStack() as stack:
-        pool: asyncpg.Pool | None = None
-        if None in (book, leadership, journal, experiments, stages, labels):
-            pool = await stack.enter_async_context(open_pool(settings.dsn))
-        if book is None:
-            store = PgScoreBook(pool)
-            await store.create_schema()
-            book = store
+        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        book = await postgres.built(book, PgScoreBook)
         if leadership is None:
-            leader = PgLeadership(pool)
+            leader = PgLeadership(await postgres.pool())
             # Released before the pool closes (the stack unwinds in reverse).
             stack.push_async_callback(leader.release)
             leadership = leader
         if judge is None:
             judge = _judge(settings, stack)
         ports = await _loop_ports(
-            settings, pool, journal=journal, experiments=experiments, stages=stages, labels=labels
+            settings,
+            postgres,
+            journal=journal,
+            experiments=experiments,
+            stages=stages,
+            labels=labels,
         )
         test = sequential_test(settings)
         yield EvaluatorDependencies(

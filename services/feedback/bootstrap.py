@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from services.feedback.adapters.pg_ledger import PgPredictionLedger
 from services.feedback.config import FeedbackSettings
 from services.feedback.ports import Labels, PredictionLedger, ReviewPolicy
-from shared.kit.db import open_pool
+from shared.kit.db import PostgresAdapters
 from shared.labels import PgLabelStore
 
 __all__ = ["FeedbackDependencies", "bootstrap", "review_policy"]
@@ -45,14 +45,7 @@ async def bootstrap(
     """Build feedback's dependencies from `settings`; a test overrides the ledger and the
     label store (and then no Postgres is opened for it)."""
     async with AsyncExitStack() as stack:
-        if ledger is None or labels is None:
-            pool = await stack.enter_async_context(open_pool(settings.dsn))
-            if ledger is None:
-                pg_ledger = PgPredictionLedger(pool)
-                await pg_ledger.create_schema()
-                ledger = pg_ledger
-            if labels is None:
-                label_store = PgLabelStore(pool)
-                await label_store.create_schema()
-                labels = label_store
+        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        ledger = await postgres.built(ledger, PgPredictionLedger)
+        labels = await postgres.built(labels, PgLabelStore)
         yield FeedbackDependencies(settings, ledger, review_policy(settings), labels)

@@ -13,7 +13,7 @@ from services.ingestion.config import IngestionSettings
 from services.ingestion.ports import Assignments, Tokenizer
 from shared.encoders.model_folder import max_sequence_length, model_folder
 from shared.experiment_store import ExperimentStore, LiveExperiment, PgExperimentStore
-from shared.kit.db import open_pool
+from shared.kit.db import PostgresAdapters
 
 __all__ = ["IngestionDependencies", "bootstrap", "load_tokenizer"]
 
@@ -53,16 +53,9 @@ async def bootstrap(
     then no Postgres is opened for it). The experiment in force is the stored one; the
     setting seeds a fresh database."""
     async with AsyncExitStack() as stack:
-        if assignments is None or experiments is None:
-            pool = await stack.enter_async_context(open_pool(settings.dsn))
-            if assignments is None:
-                book = PgAssignments(pool)
-                await book.create_schema()
-                assignments = book
-            if experiments is None:
-                store = PgExperimentStore(pool)
-                await store.create_schema()
-                experiments = store
+        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        assignments = await postgres.built(assignments, PgAssignments)
+        experiments = await postgres.built(experiments, PgExperimentStore)
         live = LiveExperiment.of(await experiments.seed(settings.experiment))
         yield IngestionDependencies(
             settings, tokens or load_tokenizer(settings), assignments, experiments, live

@@ -12,7 +12,7 @@ from services.trainer.adapters.pg_runs import PgTrainingRuns
 from services.trainer.config import TrainerSettings
 from services.trainer.ports import Encoder, Labels, ModelRegistry, TrainingRules, TrainingRuns
 from shared.encoders import load_encoder
-from shared.kit.db import open_pool
+from shared.kit.db import PostgresAdapters
 from shared.labels import PgLabelStore
 from shared.models.admission import AdmissionPolicy
 from shared.models.pg_registry import PgModelRegistry
@@ -55,20 +55,10 @@ async def bootstrap(
     """Build the trainer's dependencies from `settings`; a test overrides any of them (and
     then no Postgres is opened, or model loaded, for it)."""
     async with AsyncExitStack() as stack:
-        if labels is None or registry is None or runs is None:
-            pool = await stack.enter_async_context(open_pool(settings.dsn))
-            if labels is None:
-                label_store = PgLabelStore(pool)
-                await label_store.create_schema()
-                labels = label_store
-            if registry is None:
-                pg_registry = PgModelRegistry(pool)
-                await pg_registry.create_schema()
-                registry = pg_registry
-            if runs is None:
-                pg_runs = PgTrainingRuns(pool)
-                await pg_runs.create_schema()
-                runs = pg_runs
+        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        labels = await postgres.built(labels, PgLabelStore)
+        registry = await postgres.built(registry, PgModelRegistry)
+        runs = await postgres.built(runs, PgTrainingRuns)
         if encoder is None:  # loading reads (and may export) the model: off the event loop
             encoder = await asyncio.to_thread(load_encoder, settings)
         yield TrainerDependencies(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Protocol, TypeVar
 
 import asyncpg
 from pgvector.asyncpg import register_vector
 
-__all__ = ["apply_schema", "create_pool", "open_pool"]
+__all__ = ["PostgresAdapters", "apply_schema", "create_pool", "open_pool"]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -74,3 +75,35 @@ async def apply_schema(pool: asyncpg.Pool, owner: str, ddl: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"pillars.schema.{owner}")
         await conn.execute(ddl)
+
+
+class _WithSchema(Protocol):
+    async def create_schema(self) -> None: ...
+
+
+P = TypeVar("P")
+A = TypeVar("A", bound=_WithSchema)
+
+
+class PostgresAdapters:
+    """What a bootstrap builds on Postgres: each adapter a test did not give is built on one
+    pool, opened (within `stack`) only when the first one needs it, its schema created."""
+
+    def __init__(self, stack: AsyncExitStack, dsn: Callable[[], str]) -> None:
+        self._stack = stack
+        self._dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+
+    async def pool(self) -> asyncpg.Pool:
+        """Return the pool, opening it the first time."""
+        if self._pool is None:
+            self._pool = await self._stack.enter_async_context(open_pool(self._dsn()))
+        return self._pool
+
+    async def built(self, given: P | None, build: Callable[[asyncpg.Pool], A]) -> P | A:
+        """Return `given` (a test's), else `build(pool)` with its schema created."""
+        if given is not None:
+            return given
+        adapter = build(await self.pool())
+        await adapter.create_schema()
+        return adapter
