@@ -33,13 +33,13 @@ import numpy as np
 from benchkit import pct
 
 from services.embedding.adapters.pgvector_store import PgChunkStore
+from services.embedding.config import EmbeddingSettings
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.config import InferenceSettings
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
 from services.ingestion.config import IngestionSettings
 from services.ingestion.handlers import chunk_document
 from shared.contracts.events import DocumentChanged, DocumentChunked
-from shared.encoders import EncoderSettings as EmbeddingSettings
 from shared.encoders.loading import load_encoder
 from shared.encoders.model_folder import packaged_model_path
 from shared.encoders.threaded_encoder import ThreadedEncoder
