@@ -34,19 +34,6 @@ GETNM_NODES = (
     "function-node",
     "defaultdict-factory",
 )
-GETNM_NODES = (
-    "constructor-from-reduce",
-    "loss-node",
-    "ndarray-node",
-    "list-node",
-    "set-node",
-    "tuple-node",
-    "dict-key-type",
-    "dict-node-class",
-    "object-node",
-    "function-node",
-    "defaultdict-factory",
-)
 EXPECTED = {
     **{
         f"pickle-runstring-protocol-{p}": rf"numpy\.testing\.runstring, {NOT_ALLOWED}"

@@ -90,6 +90,28 @@ def labelled(variant: str, n: int, right: int, **fields: object) -> ArmSample:
     )
 
 
+def challenge_under_way(share: float, figures: dict[str, float]) -> tuple[Experiment, LoopDecision]:
+    """Return an experiment whose challenger-v2 takes `share`, and the step that began it."""
+    challenged = Experiment(
+        name="reviews",
+        unit="request_id",
+        arms=(
+            Arm(name="control", weight=1 - share, solution="text-classifier"),
+            Arm(name="challenger-v2", weight=share, solution="text-classifier", model_version=2),
+        ),
+    )
+    started = LoopDecision(
+        tenant="platform",
+        occurred_at=NOW - timedelta(hours=1),
+        model="sentiment",
+        step="challenging",
+        candidate_version=2,
+        reason="",
+        figures=figures,
+    )
+    return challenged, started
+
+
 async def test_enough_new_labels_ask_the_trainer_and_the_step_is_recorded() -> None:
     journal, labels, outbox = InMemoryJournal(), FixedLabels(count=150), Outbox()
     [decision] = await runner(journal=journal, labels=labels).round(outbox)
@@ -149,22 +171,8 @@ async def test_a_registered_candidate_that_passes_the_gate_gets_a_shadow_arm() -
 
 
 async def test_a_winning_challenger_is_promoted_and_the_deciding_evaluation_published() -> None:
-    challenged = Experiment(
-        name="reviews",
-        unit="request_id",
-        arms=(
-            Arm(name="control", weight=0.5, solution="text-classifier"),
-            Arm(name="challenger-v2", weight=0.5, solution="text-classifier", model_version=2),
-        ),
-    )
-    started = LoopDecision(
-        tenant="platform",
-        occurred_at=NOW - timedelta(hours=1),
-        model="sentiment",
-        step="challenging",
-        candidate_version=2,
-        reason="",
-        figures={"step": 1.0, "share": 0.5, "challenger_labelled": 100.0},
+    challenged, started = challenge_under_way(
+        0.5, {"step": 1.0, "share": 0.5, "challenger_labelled": 100.0}
     )
     book = FullScoreBook(arms=[labelled("control", 400, 280), labelled("challenger-v2", 400, 380)])
     journal = InMemoryJournal(steps=[started])
@@ -193,23 +201,7 @@ async def test_a_winning_challenger_is_promoted_and_the_deciding_evaluation_publ
 
 
 async def test_a_guardrail_breach_takes_the_challenger_off_and_archives_it() -> None:
-    challenged = Experiment(
-        name="reviews",
-        unit="request_id",
-        arms=(
-            Arm(name="control", weight=0.9, solution="text-classifier"),
-            Arm(name="challenger-v2", weight=0.1, solution="text-classifier", model_version=2),
-        ),
-    )
-    started = LoopDecision(
-        tenant="platform",
-        occurred_at=NOW - timedelta(hours=1),
-        model="sentiment",
-        step="challenging",
-        candidate_version=2,
-        reason="",
-        figures={"step": 0.0, "share": 0.1},
-    )
+    challenged, started = challenge_under_way(0.1, {"step": 0.0, "share": 0.1})
     book = FullScoreBook(
         arms=[
             labelled("control", 400, 300),
