@@ -67,6 +67,16 @@ def fell_back(prediction: Prediction) -> bool:
     return any(block.outcome.startswith(_FAILED) for block in prediction.blocks)
 
 
+def serving_ms(prediction: Prediction) -> float:
+    """Return the time the prediction's own blocks took in inference, from the first block's
+    start to the last one's end (no wait in a queue behind other requests)."""
+    if not prediction.blocks:
+        return 0.0
+    began = min(block.started_at for block in prediction.blocks)
+    ended = max(block.finished_at for block in prediction.blocks)
+    return max(0.0, (ended - began).total_seconds() * 1000)
+
+
 def prediction_score(prediction: Prediction, judgement: Judgement | None = None) -> PredictionScore:
     """Return what the evaluator records of a prediction (a live or a shadow arm's)."""
     latency = (prediction.occurred_at - prediction.request_occurred_at).total_seconds() * 1000
@@ -80,6 +90,7 @@ def prediction_score(prediction: Prediction, judgement: Judgement | None = None)
         groundedness=groundedness(prediction.answer, prediction.sources),
         judge_score=judgement.score if judgement else None,
         latency_ms=max(0.0, latency),
+        serving_ms=serving_ms(prediction),
         cost_usd=prediction.estimated_cost_usd,
         answer=prediction.answer,
         occurred_at=prediction.occurred_at,

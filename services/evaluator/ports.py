@@ -39,6 +39,7 @@ class PredictionScore:
     groundedness: float | None = None
     judge_score: float | None = None
     latency_ms: float = 0.0
+    serving_ms: float = 0.0  # the arm's own blocks' time in inference (no queueing)
     cost_usd: float = 0.0
     answer: str = ""
     occurred_at: datetime | None = None
@@ -88,6 +89,7 @@ class ArmSample:
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
     latency_p99_ms: float | None = None
+    serving_p99_ms: float | None = None
     cost_usd: float = 0.0
     clicked: int = 0
     converted: int = 0

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from services.inference.adapters.built_generators import BuiltGenerators
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.adapters.registry_classifiers import RegistryClassifiers
+from services.inference.adapters.slowed_classifiers import SlowedClassifiers
 from services.inference.adapters.traced_retriever import TracedRetriever
 from services.inference.config import InferenceSettings
 from services.inference.model_changes import IgnoredVersions
@@ -82,6 +83,8 @@ async def bootstrap(
             in_use = arms_solutions(live.current, dict(solutions))
             await built.warm(s.generator for s in in_use if s.generator)
             generators = built
+        if settings.test_model_delays_ms:
+            classifiers = SlowedClassifiers(classifiers, settings.test_model_delays_ms)
         traced = TracedRetriever(retriever, tracer, ef_search=settings.hnsw_ef_search)
         runner = SolutionRunner(traced, classifiers, generators, utcnow)
         yield InferenceDependencies(

@@ -35,6 +35,11 @@ class InferenceSettings(ModelSettings):
         ge=1,
         description="HNSW search candidate list (200: top-10 overlap with exact search >= 0.977).",
     )
+    test_model_delays_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="Test only: a delay before each use of a model version, as JSON "
+        '{"name:version": ms}; makes a candidate slow on purpose (the loop\'s guardrail test).',
+    )
     hnsw_iterative_scan: Literal["off", "relaxed_order", "strict_order"] = Field(
         default="relaxed_order",
         description="pgvector 0.8 iterative scan, so a tenant filter still returns k rows.",

@@ -14,8 +14,12 @@ and gated offline by the trainer's own `offline_metrics`:
   through the loop (labels arrive in order, each labelled request answered by the arm its
   hash and the loop's current shares give it); `f1_ceiling`: the same learner on every label
   the loop received; `loop_ratio` = (end - start) / (ceiling - start), target >= 0.80;
-  `labels_to_first_promotion`. The replay stands in for a platform run: it has no clock,
-  so `seconds_to_first_promotion` is what the labels take at `--rate` labelled requests/s.
+  `labels_to_first_promotion` (the median over orders). One order of the stream is one draw:
+  whether a candidate wins early or a challenge runs to its maximum varies a lot between draws,
+  so the stream is replayed in several seeded orders (`--orders`) and `loop_ratio` is their
+  mean (each order's ratio is printed beside it). The replay stands in for a platform run: it
+  has no clock, so `seconds_to_first_promotion` is what the labels take at `--rate` labelled
+  requests/s.
 - `false_promotion_rate`: simulated challenges in which the candidate is the production
   model itself (each arm's outcomes drawn from that model's real right/wrong answers on the
   test slice), target <= 0.05; `bad_candidate_rollback_rate`: challenges in which the
@@ -251,35 +255,51 @@ def challenge(
     return "running"
 
 
+def stream_orders(
+    vectors: np.ndarray, labels: list[str], orders: int, learner: Learner, rate: float
+) -> list[dict[str, object]]:
+    """Replay the stream in `orders` seeded orders (one order is one draw of which labels
+    come first, and a loop's outcome varies a lot between draws); return each run's figures."""
+    runs = []
+    for seed in range(orders):
+        order = np.random.default_rng(seed).permutation(len(labels))
+        x, y = vectors[order], [labels[i] for i in order]
+        start = learner.train(x[:200], y[:200])
+        end_model, first, steps = replay(x, y, start, learner, rate)
+        runs.append({"start": start, "end": end_model, "first": first, "steps": steps})
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="a smaller stream; < 5 minutes")
-    parser.add_argument("--loops", type=int, default=1000, help="simulated challenges each")
+    parser.add_argument("--quick", action="store_true", help="fewer orders; < 5 minutes")
+    parser.add_argument("--loops", type=int, default=None, help="simulated challenges each")
+    parser.add_argument("--orders", type=int, default=None, help="stream orders replayed")
     parser.add_argument("--rate", type=float, default=20.0, help="labelled requests/s")
     args = parser.parse_args()
+    loops = args.loops or (300 if args.quick else 1000)
+    orders = args.orders or (3 if args.quick else 8)
     began = time.perf_counter()
     rows = [
         r for r in rotten_tomatoes(PillarsSettings().data_dir / "datasets") if r.label != "plot"
     ]
     random.Random(7).shuffle(rows)
-    size = 4000 if args.quick else len(rows)
-    rows = rows[:size]
     encoder = load_encoder(EncoderSettings())
     vectors = np.asarray(encoder.encode_sync([r.text for r in rows]), dtype=np.float32)
     labels = [r.label for r in rows]
-    test_n = 800 if args.quick else 2000
+    test_n = 2000
     test_x, test_y = vectors[:test_n], labels[:test_n]
     stream_x, stream_y = vectors[test_n:], labels[test_n:]
     print(f"{len(rows)} snippets embedded: {test_n} test, {len(stream_y)} streamed")
 
     with tempfile.TemporaryDirectory() as folder:
         learner = Learner(Path(folder))
-        start = learner.train(stream_x[:200], stream_y[:200])
-        f1_start = f1_on(start, test_x, test_y)
-        ceiling = learner.train(stream_x, stream_y)
-        f1_ceiling = f1_on(ceiling, test_x, test_y)
-        end_model, first, steps = replay(stream_x, stream_y, start, learner, args.rate)
-        f1_end = f1_on(end_model, test_x, test_y)
+        f1_ceiling = f1_on(learner.train(stream_x, stream_y), test_x, test_y)
+        runs = stream_orders(stream_x, stream_y, orders, learner, args.rate)
+        starts = [f1_on(run["start"], test_x, test_y) for run in runs]  # type: ignore[arg-type]
+        ends = [f1_on(run["end"], test_x, test_y) for run in runs]  # type: ignore[arg-type]
+        start = runs[0]["start"]
+        assert isinstance(start, LoadedClassifier)
         shuffled = list(test_y)
         random.Random(3).shuffle(shuffled)
         worse = learner.train(test_x, shuffled)
@@ -290,18 +310,25 @@ def main() -> None:
             [p == t for p, t in zip(predict(worse, test_x), test_y, strict=True)]
         )
     policy = LoopPolicy.from_settings(settings())
-    same = [challenge(policy, right_production, right_production, s) for s in range(args.loops)]
-    bad = [challenge(policy, right_production, right_worse, 10_000 + s) for s in range(args.loops)]
+    same = [challenge(policy, right_production, right_production, s) for s in range(loops)]
+    bad = [challenge(policy, right_production, right_worse, 10_000 + s) for s in range(loops)]
     slow = [
         challenge(policy, right_production, right_production, 20_000 + s, candidate_latency_ms=50.0)
-        for s in range(args.loops)
+        for s in range(loops)
     ]
-    gained = f1_ceiling - f1_start
+    ratios = [
+        (end - start) / (f1_ceiling - start) if f1_ceiling > start else 0.0
+        for start, end in zip(starts, ends, strict=True)
+    ]
+    firsts = sorted(int(run["first"]) for run in runs if run["first"])  # type: ignore[call-overload]
+    first = firsts[len(firsts) // 2] if firsts else None
     figures = {
-        "f1_start": round(f1_start, 4),
-        "f1_end": round(f1_end, 4),
+        "f1_start": round(float(np.mean(starts)), 4),
+        "f1_end": round(float(np.mean(ends)), 4),
         "f1_ceiling": round(f1_ceiling, 4),
-        "loop_ratio": round((f1_end - f1_start) / gained, 3) if gained > 0 else None,
+        "loop_ratio": round(float(np.mean(ratios)), 3),
+        "loop_ratio_per_order": [round(r, 3) for r in ratios],
+        "orders_without_promotion": sum(run["first"] is None for run in runs),
         "labels_to_first_promotion": first,
         "seconds_to_first_promotion": round(first / args.rate, 1) if first else None,
         "false_promotion_rate": same.count("promoted") / len(same),
@@ -310,13 +337,13 @@ def main() -> None:
         "worse_candidate_removed_rate": sum(o in ("archived", "rolled_back") for o in bad)
         / len(bad),
         "slow_candidate_rolled_back_rate": slow.count("rolled_back") / len(slow),
-        "simulated_loops_each": args.loops,
+        "simulated_loops_each": loops,
         "streamed_labels": len(stream_y),
-        "loop_steps": steps,
+        "loop_steps_first_order": runs[0]["steps"],
         "seconds": round(time.perf_counter() - began, 1),
     }
-    print(f"macro-F1: start {f1_start:.3f}, end {f1_end:.3f}, ceiling {f1_ceiling:.3f}")
-    print(f"loop steps: {' '.join(steps)}")
+    for seed, (f0, f1) in enumerate(zip(starts, ends, strict=True)):
+        print(f"order {seed}: macro-F1 start {f0:.3f}, end {f1:.3f}, ceiling {f1_ceiling:.3f}")
     print(json.dumps(figures))
 
 

@@ -23,6 +23,7 @@ SELECT experiment, variant, count(*) AS predictions,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50_ms,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95_ms,
        percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS latency_p99_ms,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY serving_ms) AS serving_p99_ms,
        sum(cost_usd) AS cost_usd,
        count(*) FILTER (WHERE fallback) AS fallbacks
 FROM {table} WHERE $1::timestamptz IS NULL OR occurred_at >= $1

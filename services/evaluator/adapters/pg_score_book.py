@@ -34,6 +34,7 @@ def _columns(score: PredictionScore) -> tuple[object, ...]:
         score.occurred_at,
         score.judge_score,
         score.fallback,
+        score.serving_ms,
     )
 
 
@@ -53,8 +54,8 @@ class PgScoreBook:
             inserted = await conn.fetchval(
                 "INSERT INTO evaluator_scores (tenant, request_id, experiment, variant, "
                 "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
-                "occurred_at, judge_score, fallback) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                "$9, $10, coalesce($11, now()), $12, $13) "
+                "occurred_at, judge_score, fallback, serving_ms) VALUES ($1, $2, $3, $4, $5, $6, "
+                "$7, $8, $9, $10, coalesce($11, now()), $12, $13, $14) "
                 "ON CONFLICT DO NOTHING RETURNING true",
                 *_columns(score),
             )
@@ -84,8 +85,8 @@ class PgScoreBook:
         inserted = await self._pool.fetchval(
             "INSERT INTO evaluator_shadow_scores (tenant, request_id, experiment, variant, "
             "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
-            "occurred_at, judge_score, fallback) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-            "$10, coalesce($11, now()), $12, $13) "
+            "occurred_at, judge_score, fallback, serving_ms) VALUES ($1, $2, $3, $4, $5, $6, "
+            "$7, $8, $9, $10, coalesce($11, now()), $12, $13, $14) "
             "ON CONFLICT DO NOTHING RETURNING true",
             *_columns(score),
         )

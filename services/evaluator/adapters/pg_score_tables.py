@@ -26,6 +26,8 @@ ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS answer text NOT NULL DEFAU
 ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS occurred_at timestamptz
     NOT NULL DEFAULT now();
 ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS fallback boolean NOT NULL DEFAULT false;
+ALTER TABLE evaluator_scores ADD COLUMN IF NOT EXISTS serving_ms double precision
+    NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS evaluator_scores_time ON evaluator_scores (occurred_at);
 -- Shadow arms answer the same requests as the live arm, so they are keyed by arm too.
 CREATE TABLE IF NOT EXISTS evaluator_shadow_scores (
@@ -46,6 +48,8 @@ CREATE TABLE IF NOT EXISTS evaluator_shadow_scores (
     PRIMARY KEY (tenant, request_id, variant)
 );
 CREATE INDEX IF NOT EXISTS evaluator_shadow_scores_time ON evaluator_shadow_scores (occurred_at);
+ALTER TABLE evaluator_shadow_scores ADD COLUMN IF NOT EXISTS serving_ms double precision
+    NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS evaluator_variant_totals (
     experiment text NOT NULL,
     variant text NOT NULL,

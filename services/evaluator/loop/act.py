@@ -22,13 +22,14 @@ from shared.contracts.events import (
     Evaluation,
     Event,
     LoopDecision,
+    ModelRegistered,
     TrainingRequested,
     derived_id,
 )
 from shared.contracts.experiments import Experiment
 from shared.contracts.topics import Topic
 
-__all__ = ["Publish", "carry_out", "training_request"]
+__all__ = ["Publish", "carry_out", "promotion", "training_request"]
 
 Publish = Callable[[Topic, Event], Awaitable[None]]
 Edit = Callable[[Experiment], Experiment]
@@ -48,6 +49,21 @@ def training_request(
         labels_until=decision.occurred_at,
         holdout_fraction=holdout_fraction,
         reason=decision.reason,
+    )
+
+
+def promotion(decision: LoopDecision, model: LoopModel, version: int) -> ModelRegistered:
+    """Return the announcement that `version` is now the model's production version, so
+    every inference replica has it loaded and looks its production version up again."""
+    return ModelRegistered(
+        event_id=derived_id(decision.event_id, "production"),
+        occurred_at=decision.occurred_at,
+        tenant=model.tenant,
+        model=model.name,
+        version=version,
+        kind=model.kind,
+        stage="production",
+        metrics={k: v for k, v in decision.figures.items() if k.endswith("accuracy")},
     )
 
 
@@ -134,6 +150,7 @@ async def carry_out(
         await ports.stages.promote(model.name, version, "production")
         edit = partial(with_production, model=model, version=version)
         await _change(model, decision, edit, ports, publish)
+        await publish(Topic.MODELS, promotion(decision, model, version))
     elif decision.step in ("archived", "rolled_back", "rejected_offline"):
         # Traffic off the candidate first, then its stage (inference serves no archived one).
         if decision.step != "rejected_offline":

@@ -22,6 +22,7 @@ class ArmSignal:
     labelled: int = 0
     accuracy: float | None = None
     latency_p99_ms: float | None = None
+    serving_p99_ms: float | None = None
     cost_per_prediction: float = 0.0
     fallback_rate: float = 0.0
 
@@ -37,6 +38,7 @@ class ArmSignal:
             labelled=labelled,
             accuracy=correct / labelled if labelled else None,
             latency_p99_ms=sample.latency_p99_ms,
+            serving_p99_ms=sample.serving_p99_ms,
             cost_per_prediction=sample.cost_usd / n if n else 0.0,
             fallback_rate=sample.fallbacks / n if n else 0.0,
         )

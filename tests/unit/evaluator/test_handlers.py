@@ -1,5 +1,7 @@
 import uuid
 
+import pytest
+
 from services.evaluator.handlers import evaluate_prediction
 from shared.contracts.events import ModelRef, Prediction, RetrievedChunk, utcnow
 from tests.fakes import InMemoryScoreBook
@@ -75,3 +77,23 @@ async def test_a_shadow_answer_is_recorded_per_arm_once_and_a_fallback_is_notice
     )
     assert fell_back(shadow.model_copy(update={"blocks": [failed]}))
     assert not fell_back(shadow)
+
+
+def test_the_serving_time_runs_from_the_first_block_to_the_last() -> None:
+    from datetime import timedelta
+
+    from services.evaluator.handlers import prediction_score
+    from shared.contracts.events import BlockRun
+
+    at = utcnow()
+    blocks = [
+        BlockRun(block="retriever", started_at=at, finished_at=at + timedelta(milliseconds=4)),
+        BlockRun(
+            block="classifier",
+            started_at=at + timedelta(milliseconds=5),
+            finished_at=at + timedelta(milliseconds=305),
+        ),
+    ]
+    answered = prediction("r1", [0.5]).model_copy(update={"blocks": blocks})
+    assert prediction_score(answered).serving_ms == pytest.approx(305.0)
+    assert prediction_score(prediction("r1", [0.5])).serving_ms == 0.0

@@ -395,3 +395,24 @@ def test_the_latency_ratio_is_a_figure_of_the_rollback() -> None:
     slow = live(challenger=arm("challenger-v2", latency_p99_ms=100.0))
     [decision] = POLICY.decide(challenging(), slow)
     assert decision.figures["latency_p99_ratio"] == pytest.approx(2.5)
+
+
+def test_the_serving_time_decides_where_both_arms_recorded_it() -> None:
+    # A slow challenger makes production's requests wait behind its own in the queue, so
+    # end to end both arms look alike; their own serving times do not.
+    queued = live(
+        production_now=arm("control", latency_p99_ms=400.0, serving_p99_ms=2.0),
+        challenger=arm("challenger-v2", latency_p99_ms=450.0, serving_p99_ms=300.0),
+    )
+    [decision] = POLICY.decide(challenging(), queued)
+    assert decision.step == "rolled_back"
+    assert "p99 serving time 300 ms" in decision.reason
+    assert decision.figures["serving_p99_ratio"] == pytest.approx(30.0)  # against the floor
+
+
+def test_a_few_milliseconds_of_serving_time_are_no_breach() -> None:
+    jitter = live(
+        production_now=arm("control", serving_p99_ms=1.0),
+        challenger=arm("challenger-v2", serving_p99_ms=6.0),
+    )
+    assert [d.step for d in POLICY.decide(challenging(), jitter)] != ["rolled_back"]

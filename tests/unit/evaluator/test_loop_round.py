@@ -196,6 +196,12 @@ async def test_a_winning_challenger_is_promoted_and_the_deciding_evaluation_publ
     assert [(a.name, a.weight, a.model_version) for a in announced.experiment.arms] == [
         ("control", 1.0, None)
     ]
+    # Every inference replica hears of the new production version on `models`.
+    [production] = outbox.on(Topic.MODELS)
+    assert isinstance(production, ModelRegistered)
+    assert (production.model, production.version) == ("sentiment", 2)
+    assert production.stage == "production"
+    assert production.metrics["challenger_accuracy"] == pytest.approx(0.95)
     # The always-valid p-value of the loop's own comparison persists, apart from the reports'.
     assert ("reviews", "loop:accuracy", "control", "challenger-v2") in book.p_values
 
