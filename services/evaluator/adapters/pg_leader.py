@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 __all__ = ["REPORTS_LOCK", "PgLeadership"]
@@ -21,17 +23,22 @@ class PgLeadership:
         self._lock = lock
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._held = False
+        # The report and loop rounds ask at once: one question at a time on the connection.
+        self._asking = asyncio.Lock()
 
     async def leading(self) -> bool:
         """Return whether this replica holds the lock, trying to take it if not yet."""
         if self._held:
             return True
-        if self._conn is None:
-            self._conn = await self._pool.acquire()
-        self._held = bool(
-            await self._conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock)
-        )
-        return self._held
+        async with self._asking:
+            if self._held:
+                return True
+            if self._conn is None:
+                self._conn = await self._pool.acquire()
+            self._held = bool(
+                await self._conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock)
+            )
+            return self._held
 
     async def release(self) -> None:
         """Give the lock up and return the connection to the pool (at shutdown)."""

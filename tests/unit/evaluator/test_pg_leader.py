@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,3 +65,27 @@ async def test_a_follower_returns_its_connection_without_unlocking() -> None:
     await leadership.release()
     assert pool.session.statements == ["pg_try_advisory_lock"]
     assert pool.released == [pool.session]
+
+
+@dataclass
+class OneAtATime(Session):
+    """A connection that, like asyncpg's, refuses a second statement while one runs."""
+
+    running: bool = False
+
+    async def fetchval(self, sql: str, *args: Any) -> bool:
+        assert not self.running, "another operation is in progress"
+        self.running = True
+        try:
+            await asyncio.sleep(0.01)
+            return await super().fetchval(sql, *args)
+        finally:
+            self.running = False
+
+
+async def test_rounds_asking_at_once_share_the_connection_one_question_at_a_time() -> None:
+    pool = Pool(OneAtATime(busy=5))
+    leadership = PgLeadership(pool)
+    answers = await asyncio.gather(*(leadership.leading() for _ in range(3)))
+    assert answers == [False, False, False]
+    assert pool.acquired == 1
