@@ -31,7 +31,7 @@ from shared.contracts.events import (
     Prediction,
     RequestEmbedded,
 )
-from shared.contracts.topics import Topic
+from shared.contracts.topics import PRODUCED_BY, Topic
 from shared.kit.assembly import Assembled
 from shared.kit.service import ServiceKit
 
@@ -41,7 +41,7 @@ Assembler = Callable[[], AbstractAsyncContextManager[EvaluatorDependencies]]
 Dependencies = Assembled[EvaluatorDependencies]
 # What the rounds publish: reports (evaluations), and the loop's steps, the experiment
 # versions and trainings it asks for, and the verdicts it acts on.
-ROUND_TOPICS = (Topic.EVALUATIONS, Topic.LOOP, Topic.EXPERIMENTS, Topic.TRAINING)
+ROUND_TOPICS = PRODUCED_BY[SERVICE]  # the rounds publish whatever the evaluator produces
 
 
 def create_app(

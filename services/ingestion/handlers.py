@@ -94,7 +94,7 @@ async def accept_request(
             ShadowArm(
                 variant=a.name, solution=a.solution, top_k=a.top_k, model_version=a.model_version
             )
-            for a in experiment.shadow_arms
+            for a in experiment.shadow_arms_of(arm.name)
         ],
         request_occurred_at=event.occurred_at,
         stages=[Stage(service=SERVICE, started_at=started, finished_at=clock())],

@@ -32,6 +32,11 @@ class Arm(BaseModel):
     shadow: bool = Field(
         default=False, description="Computed and recorded for every request, never returned."
     )
+    shadows: str | None = Field(
+        default=None,
+        description="A shadow arm's live arm: it answers only that arm's requests (None: "
+        "every request), so a candidate is scored on the traffic of the model it would replace.",
+    )
 
 
 class Experiment(BaseModel):
@@ -68,6 +73,10 @@ class Experiment(BaseModel):
     def shadow_arms(self) -> tuple[Arm, ...]:
         """The arms every request is also answered by, for the record only."""
         return tuple(arm for arm in self.arms if arm.shadow)
+
+    def shadow_arms_of(self, live: str) -> tuple[Arm, ...]:
+        """The shadow arms that answer the requests of live arm `live`."""
+        return tuple(arm for arm in self.shadow_arms if arm.shadows in (None, live))
 
     def arm(self, name: str) -> Arm | None:
         """Return the arm called `name`, if the experiment still has it."""

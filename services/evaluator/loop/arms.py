@@ -62,6 +62,7 @@ def with_shadow(experiment: Experiment, model: LoopModel, version: int) -> Exper
         solution=model.solution,
         model_version=version,
         shadow=True,
+        shadows=production.name,
     )
     kept = [arm for arm in experiment.arms if arm.name != shadow.name]
     return _replace(experiment, [*kept, shadow])

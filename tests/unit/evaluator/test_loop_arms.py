@@ -37,6 +37,7 @@ def test_the_shadow_arm_answers_with_the_candidate_and_takes_no_traffic() -> Non
     shadow = shadowed.arm("shadow-v2")
     assert shadow is not None
     assert (shadow.shadow, shadow.model_version, shadow.solution) == (True, 2, "text-classifier")
+    assert shadow.shadows == "control"  # the production arm's requests only
     assert weights(shadowed) == {"control": 0.8, "rag": 0.2, "shadow-v2": 0.0}
     assert with_shadow(shadowed, MODEL, 2) == shadowed  # doing it again changes nothing
 

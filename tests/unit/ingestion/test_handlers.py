@@ -128,3 +128,23 @@ async def test_an_arms_model_version_travels_with_the_request_and_its_shadows() 
     accepted = await accept_request(request, experiment=experiment)
     assert (accepted.variant, accepted.model_version) == ("production", None)
     assert [(s.variant, s.model_version) for s in accepted.shadows] == [("shadow-v7", 7)]
+
+
+async def test_a_shadow_arm_of_one_live_arm_answers_only_that_arms_requests() -> None:
+    experiment = Experiment(
+        name="two-models",
+        unit="request_id",
+        arms=(
+            Arm(name="reviews", weight=0.5, solution="text-classifier"),
+            Arm(name="tickets", weight=0.5, solution="text-classifier"),
+            Arm(name="shadow-v7", solution="text-classifier", shadow=True, shadows="reviews"),
+            Arm(name="everywhere", solution="router", shadow=True),
+        ),
+    )
+    seen: dict[str, list[str]] = {}
+    for i in range(40):
+        request = InferenceRequest(tenant="acme", request_id=f"r{i}", query="q?")
+        accepted = await accept_request(request, experiment=experiment)
+        seen.setdefault(accepted.variant, []).extend(s.variant for s in accepted.shadows)
+    assert set(seen["reviews"]) == {"shadow-v7", "everywhere"}
+    assert set(seen["tickets"]) == {"everywhere"}
