@@ -108,6 +108,12 @@ class EvaluatorSettings(PillarsSettings):
     loop_latency_p99_ratio: float = Field(
         default=1.5, gt=0, description="Guardrail: challenger p99 latency over production's."
     )
+    loop_latency_min_excess_ms: float = Field(
+        default=50.0,
+        ge=0,
+        description="Guardrail: a latency breach also needs the challenger's p99 this many "
+        "milliseconds above production's (a small sample's p99 is nearly its maximum).",
+    )
     loop_error_rate_margin: float = Field(
         default=0.02, ge=0, description="Guardrail: challenger fallback rate above production's."
     )

@@ -313,7 +313,9 @@ def main() -> None:
     same = [challenge(policy, right_production, right_production, s) for s in range(loops)]
     bad = [challenge(policy, right_production, right_worse, 10_000 + s) for s in range(loops)]
     slow = [
-        challenge(policy, right_production, right_production, 20_000 + s, candidate_latency_ms=50.0)
+        challenge(
+            policy, right_production, right_production, 20_000 + s, candidate_latency_ms=200.0
+        )
         for s in range(loops)
     ]
     ratios = [

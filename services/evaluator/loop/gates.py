@@ -64,6 +64,7 @@ class Guardrails:
     """Limits on the challenger relative to the production arm over the same period."""
 
     latency_p99_ratio: float = 1.5
+    latency_min_excess_ms: float = 50.0
     error_rate_margin: float = 0.02
     cost_ratio: float = 1.5
     min_predictions: int = 50
@@ -119,10 +120,14 @@ class Guardrails:
                 f"production_{what}_p99_ms": base_ms,
                 f"challenger_{what}_p99_ms": candidate_ms,
             }
-            if ratio > self.latency_p99_ratio:
+            # Both: a p99 over a few dozen answers is nearly their maximum, and one pause
+            # of a busy process makes a fast arm look 1.5x slower by a few milliseconds.
+            excess_ms = candidate_ms - base_ms
+            if ratio > self.latency_p99_ratio and excess_ms > self.latency_min_excess_ms:
                 return (
                     f"p99 {named} {candidate_ms:.0f} ms is {ratio:.2f}x production's "
-                    f"{base_ms:.0f} ms (limit {self.latency_p99_ratio:g}x)"
+                    f"{base_ms:.0f} ms (limit {self.latency_p99_ratio:g}x and "
+                    f"+{self.latency_min_excess_ms:g} ms)"
                 )
             return None
         return None

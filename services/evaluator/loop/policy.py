@@ -58,6 +58,7 @@ class LoopPolicy:
             training_timeout_s=settings.loop_training_timeout_s,
             guardrails=Guardrails(
                 latency_p99_ratio=settings.loop_latency_p99_ratio,
+                latency_min_excess_ms=settings.loop_latency_min_excess_ms,
                 error_rate_margin=settings.loop_error_rate_margin,
                 cost_ratio=settings.loop_cost_ratio,
                 min_predictions=settings.loop_guardrail_min_predictions,

@@ -366,7 +366,7 @@ def test_an_equivalence_verdict_archives() -> None:
 @pytest.mark.parametrize(
     ("challenger", "why"),
     [
-        ({"latency_p99_ms": 61.0}, "p99 latency"),
+        ({"latency_p99_ms": 200.0}, "p99 latency"),
         ({"fallback_rate": 0.05}, "fallback rate"),
         ({"cost_per_prediction": 0.002}, "cost per request"),
     ],
@@ -416,3 +416,18 @@ def test_a_few_milliseconds_of_serving_time_are_no_breach() -> None:
         challenger=arm("challenger-v2", serving_p99_ms=6.0),
     )
     assert [d.step for d in POLICY.decide(challenging(), jitter)] != ["rolled_back"]
+
+
+def test_a_latency_breach_needs_the_excess_too() -> None:
+    # Seen on a busy machine: 67 answers' p99 (nearly their maximum) 1.54x production's.
+    paused = live(
+        production_now=arm("control", serving_p99_ms=29.0),
+        challenger=arm("challenger-v2", serving_p99_ms=44.7),
+    )
+    assert [d.step for d in POLICY.decide(challenging(), paused)] != ["rolled_back"]
+    slow = live(
+        production_now=arm("control", serving_p99_ms=29.0),
+        challenger=arm("challenger-v2", serving_p99_ms=80.0),
+    )
+    [decision] = POLICY.decide(challenging(), slow)
+    assert decision.step == "rolled_back"
