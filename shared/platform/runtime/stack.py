@@ -44,7 +44,7 @@ class Endpoints:
     dashboard_url: str | None = None
     feedback_url: str | None = None
     # A secure embedded broker's admin settings (`PILLARS_KAFKA_*`), for the CLI.
-    kafka_security: dict[str, str] | None = None
+    kafka_security: dict[str, str] | None = field(default=None, repr=False)
 
 
 def read_endpoints(settings: PillarsSettings) -> Endpoints:
