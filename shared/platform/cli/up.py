@@ -54,14 +54,16 @@ def _up(args: argparse.Namespace) -> int:
             if brokers > 1
             else "embedded"
         )
+        if stack.secure:
+            kafka_kind += ", SASL_SSL"
         pg_kind = "embedded" if stack.postgres else "external"
         print(f"  kafka     {endpoints.kafka_bootstrap_servers}  ({kafka_kind}, KRaft)")
         if stack.broker_security is not None:
             security = stack.broker_security
             print(
-                f"            SASL_SSL, SCRAM-SHA-512 as {ADMIN} (passwords in "
-                f"{security.folder}/credentials.json), CA {security.ca_file}; "
-                "each service as its own principal, ACLs from the topic map (`pillars acls`)"
+                f"            clients: SASL_SSL + SCRAM-SHA-512 (the platform as {ADMIN}, each "
+                f"service as pillars-NAME; passwords in {security.folder}/credentials.json), "
+                f"CA {security.ca_file}; ACLs from the topic map (`pillars acls`)"
             )
         print(f"  postgres  {endpoints.database_url}  ({pg_kind}, pgvector)")
         supervisor = stack.start_services()
