@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import uuid
 from typing import Any
 
@@ -26,7 +27,7 @@ from shared.platform.acls import ADMIN, BUSINESS, principal_of
 from shared.platform.client import PillarsClient
 from shared.platform.runtime.kafka_secure import BrokerSecurity
 from shared.platform.runtime.stack import Stack
-from shared.platform.runtime.supervisor import Supervisor
+from shared.platform.runtime.supervisor import Supervisor, service_command, service_env
 from tests.security.conftest import SpanSink
 
 pytestmark = pytest.mark.security
@@ -109,6 +110,24 @@ async def test_a_wrong_password_and_an_unknown_ca_are_refused(
         **kafka_client_options(system_ca),
     )
     assert isinstance(await _refused_start(untrusting), KafkaConnectionError | TimeoutError)
+
+
+def test_a_service_with_a_wrong_password_stops_with_one_clear_line(secure_stack: Stack) -> None:
+    """Not a silent retry loop nor a traceback: the reason, and exit status 2."""
+    material = _material(secure_stack)
+    env = service_env(_bootstrap(secure_stack), secure_stack.settings.database_url or "")
+    env |= material.client_env(principal_of("trainer"))
+    env["PILLARS_KAFKA_SASL_PASSWORD"] = "not-the-password"
+    done = subprocess.run(
+        service_command("trainer"), env=env, capture_output=True, text=True, timeout=180
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-3000:]
+    assert "Traceback" not in output
+    assert "SaslAuthenticationFailed" in output
+    [ours] = [line for line in output.splitlines() if "ERROR pillars" in line]
+    assert "cannot connect to Kafka" in ours
+    assert "not-the-password" not in output
 
 
 async def test_a_service_cannot_write_a_topic_it_does_not_produce(secure_stack: Stack) -> None:
