@@ -90,7 +90,7 @@ async def bootstrap(
         backend = backend or make_backend(settings)  # a misconfiguration fails before Kafka
         if probe is None:
             # aiokafka clients must be built inside the running loop: here, not at import.
-            kafka = KafkaLagProbe(settings.bootstrap_servers)
+            kafka = KafkaLagProbe(settings.bootstrap_servers, settings)
             await kafka.start()
             stack.push_async_callback(kafka.stop)
             probe = kafka

@@ -16,9 +16,10 @@ from aiokafka.protocol.admin import (
 )
 from aiokafka.protocol.api import Request
 
+from shared.kit.kafka_security import KafkaSecuritySettings, kafka_client_options
 from shared.kit.settings import bootstrap_list
 
-__all__ = ["group_members", "wait_for_members"]
+__all__ = ["answers_metadata", "group_members", "wait_for_members"]
 
 _UpToV2 = DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2
 
@@ -49,9 +50,14 @@ async def wait_for_members(
     groups: Sequence[str],
     diagnostics: Callable[[], str],
     timeout_s: float = 240,
+    *,
+    security: KafkaSecuritySettings | None = None,
 ) -> None:
     """Wait until every group has a member; fail with `diagnostics()` (e.g. service logs)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_list(bootstrap))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_list(bootstrap),
+        **(kafka_client_options(security) if security else {}),
+    )
     await admin.start()
     deadline = time.monotonic() + timeout_s
     try:
@@ -69,3 +75,20 @@ async def wait_for_members(
             await asyncio.sleep(0.5)
     finally:
         await admin.close()
+
+
+async def answers_metadata(bootstrap: str, security: KafkaSecuritySettings | None = None) -> bool:
+    """Return whether the broker answers a metadata request and lists itself."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=5000,
+        **(kafka_client_options(security) if security else {}),
+    )
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+    except Exception:
+        return False
+    finally:
+        await admin.close()
+    return bool(cluster.get("brokers"))

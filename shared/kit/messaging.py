@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from shared.contracts.topics import MAX_MESSAGE_BYTES, Topic, consumer_group
 from shared.kit.deadletter import DeadLetterMiddleware
+from shared.kit.kafka_security import broker_security
 from shared.kit.metrics import KafkaMetrics
 from shared.kit.semconv import ConventionalKafkaTelemetry, messaging_conventions
 from shared.kit.settings import PillarsSettings
@@ -35,9 +36,12 @@ def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider)
     """Return an unconnected broker for `service`; it connects when the app starts."""
     servers = settings.bootstrap_servers
     client_id = f"pillars-{service}"
+    security, token_provider = broker_security(settings)
     return KafkaBroker(
         servers,
         client_id=client_id,
+        security=security,
+        sasl_oauth_token_provider=token_provider,
         acks="all",
         enable_idempotence=True,
         max_request_size=MAX_MESSAGE_BYTES,

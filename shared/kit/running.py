@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 
+from aiokafka.errors import KafkaConnectionError
 from faststream import FastStream
 from pydantic import ValidationError
 
@@ -29,7 +30,16 @@ def run_service(create_app: Callable[[], FastStream]) -> None:
         logging.getLogger("pillars").error("%s", settings_problem(exc))
         raise SystemExit(2) from None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(app.run())
+        try:
+            runner.run(app.run())
+        except KafkaConnectionError as exc:  # unreachable, or refused (e.g. a wrong password)
+            logging.getLogger("pillars").error(
+                "cannot connect to Kafka (%s): check PILLARS_KAFKA_BOOTSTRAP_SERVERS and "
+                "PILLARS_KAFKA_SECURITY_PROTOCOL / _SASL_* / _SSL_* (aiokafka's error above "
+                "says why)",
+                exc,
+            )
+            raise SystemExit(2) from None
 
 
 def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

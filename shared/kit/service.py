@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaResponse
+from faststream.kafka import Topic as KafkaTopic
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.publisher import DefaultPublisher
 from faststream.specification import AsyncAPI
@@ -116,7 +117,8 @@ class ServiceKit(Generic[S]):
             if workers > 1:
                 options["max_workers"] = workers
         subscriber: Any = self.broker.subscriber(
-            self.topic(topic),
+            # The platform creates topics (`pillars topics`); a service's principal may not.
+            KafkaTopic(self.topic(topic), declare=False),
             listener=listener,
             **(consumer_options(self.settings, self.service, topic) | options),
         )

@@ -10,7 +10,9 @@ from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from shared.kit.kafka_security import KafkaSecuritySettings
 
 __all__ = [
     "PillarsSettings",
@@ -71,8 +73,11 @@ def cache_dir() -> Path:
     return platformdirs.user_cache_path("pillars")
 
 
-class PillarsSettings(BaseSettings):
-    """Infrastructure settings; unset Kafka/Postgres mean "start the embedded ones"."""
+class PillarsSettings(KafkaSecuritySettings):
+    """Infrastructure settings; unset Kafka/Postgres mean "start the embedded ones".
+
+    How the Kafka clients authenticate and encrypt comes from `KafkaSecuritySettings`.
+    """
 
     model_config = SettingsConfigDict(env_prefix="PILLARS_", extra="ignore")
 

@@ -16,6 +16,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import CONSUMED, MAX_MESSAGE_BYTES, Topic, dlq_name, topic_name
+from shared.kit.kafka_security import KafkaSecuritySettings, kafka_client_options
 from shared.kit.settings import PillarsSettings, bootstrap_list
 
 __all__ = [
@@ -91,23 +92,33 @@ async def ensure_topics(
     replication_factor: int = 1,
     *,
     specs: list[TopicSpec] | None = None,
+    security: KafkaSecuritySettings | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet and return the names it created."""
     report = await reconcile_topics(
-        bootstrap_servers, specs or topic_specs(prefix, partitions, replication_factor)
+        bootstrap_servers,
+        specs or topic_specs(prefix, partitions, replication_factor),
+        security=security,
     )
     return report.created
 
 
 async def reconcile_topics(
-    bootstrap_servers: str | Sequence[str], specs: list[TopicSpec], *, verify: bool = False
+    bootstrap_servers: str | Sequence[str],
+    specs: list[TopicSpec],
+    *,
+    verify: bool = False,
+    security: KafkaSecuritySettings | None = None,
 ) -> TopicReport:
     """Create the missing topics of `specs`; with `verify`, report how existing ones differ.
 
     Refuses (RuntimeError, before creating anything) a replication factor above the
     cluster's brokers.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_list(bootstrap_servers))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_list(bootstrap_servers),
+        **(kafka_client_options(security) if security else {}),
+    )
     await admin.start()
     try:
         brokers = len((await admin.describe_cluster())["brokers"])

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from shared.contracts.cloudevents import ce_headers
 from shared.contracts.events import Event
 from shared.contracts.topics import EVENT_OF, MAX_MESSAGE_BYTES, Topic, dlq_name, topic_name
+from shared.kit.kafka_security import KafkaSecuritySettings, kafka_client_options
 from shared.kit.settings import bootstrap_list
 
 __all__ = ["PillarsClient", "Watch"]
@@ -64,9 +65,16 @@ class PillarsClient:
     """Publishes events with keys and CloudEvents headers; watches topics for results."""
 
     def __init__(
-        self, bootstrap_servers: str | Sequence[str], *, prefix: str = "pillars", source: str
+        self,
+        bootstrap_servers: str | Sequence[str],
+        *,
+        prefix: str = "pillars",
+        source: str,
+        security: KafkaSecuritySettings | None = None,
     ) -> None:
+        """Prepare a client of `bootstrap_servers`, connecting as `security` says."""
         self._bootstrap = bootstrap_list(bootstrap_servers)
+        self._options = kafka_client_options(security) if security else {}
         self._prefix = prefix
         self._source = source
         self._producer: AIOKafkaProducer | None = None
@@ -77,6 +85,7 @@ class PillarsClient:
             acks="all",
             enable_idempotence=True,
             max_request_size=MAX_MESSAGE_BYTES,
+            **self._options,
         )
         await self._producer.start()
         return self
@@ -144,6 +153,7 @@ class PillarsClient:
             group_id=None,
             enable_auto_commit=False,
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+            **self._options,
         )
         await consumer.start()
         consumer.assign(partitions)

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.kit.kafka_security import KafkaSecuritySettings
 from shared.kit.settings import PillarsSettings
+from shared.platform.cli.common import kafka_security_for
 from shared.platform.client import PillarsClient
 from shared.platform.demo import index_demo
 from shared.platform.runtime.stack import Endpoints, Stack, read_endpoints
@@ -45,6 +47,12 @@ def running_platform(
         yield endpoints, stack
     finally:
         stack.stop()
+
+
+def client_security(endpoints: Endpoints) -> KafkaSecuritySettings:
+    """Return how a bench's own clients connect: as the settings say, or as the admin of a
+    `pillars up --secure` platform."""
+    return kafka_security_for(PillarsSettings(), endpoints)
 
 
 async def index_demo_documents(client: PillarsClient, tenant: str) -> None:

@@ -24,10 +24,11 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from benchkit import index_demo_documents, pct, running_platform
+from benchkit import client_security, index_demo_documents, pct, running_platform
 
 from shared.contracts.events import Event, InferenceRequest
 from shared.contracts.topics import Topic, topic_name
+from shared.kit.kafka_security import KafkaSecuritySettings, kafka_client_options
 from shared.platform.client import PillarsClient
 from shared.platform.runtime.stack import Endpoints
 
@@ -40,7 +41,12 @@ QUESTIONS = [
 ]
 
 
-async def kafka_hop_ms(bootstrap: str, samples: int = 200, pace_s: float = 0.0) -> list[float]:
+async def kafka_hop_ms(
+    bootstrap: str,
+    samples: int = 200,
+    pace_s: float = 0.0,
+    security: KafkaSecuritySettings | None = None,
+) -> list[float]:
     """Latency of one produce -> consume hop with plain aiokafka on a scratch topic.
 
     `pace_s`: the pause after each hop. Back to back (0) the broker and both ends stay hot;
@@ -48,8 +54,9 @@ async def kafka_hop_ms(bootstrap: str, samples: int = 200, pace_s: float = 0.0) 
     which on a small VM cost as much again as the hop itself.
     """
     topic = topic_name(Topic.SCALING)  # exists everywhere; only our own keys are timed
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    options = kafka_client_options(security) if security else {}
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, **options)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **options)
     await consumer.start()
     await producer.start()
     await consumer.seek_to_end()
@@ -126,7 +133,9 @@ def encode_ms(samples: int = 50) -> list[float]:
 
 async def run_chain(endpoints: Endpoints, requests: int, rate: float) -> dict[str, list[float]]:
     tenant = f"bench{uuid.uuid4().hex[:8]}"
-    async with PillarsClient(endpoints.kafka_bootstrap_servers, source="/bench") as client:
+    async with PillarsClient(
+        endpoints.kafka_bootstrap_servers, source="/bench", security=client_security(endpoints)
+    ) as client:
         await index_demo_documents(client, tenant)
         watches = {
             t: await client.watch(t)
@@ -215,7 +224,9 @@ def main() -> None:
         return
     with running_platform() as (endpoints, _):
         hops = asyncio.run(run_chain(endpoints, args.requests, args.rate))
-        kafka = asyncio.run(kafka_hop_ms(endpoints.kafka_bootstrap_servers))
+        kafka = asyncio.run(
+            kafka_hop_ms(endpoints.kafka_bootstrap_servers, security=client_security(endpoints))
+        )
     encode = encode_ms()
     baseline_p50 = 3 * statistics.median(kafka) + statistics.median(encode)
     figures = {

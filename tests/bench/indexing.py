@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 import psutil
-from benchkit import pct, running_platform
+from benchkit import client_security, pct, running_platform
 
 from services.embedding.config import EmbeddingSettings
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
@@ -93,7 +93,9 @@ def peak_rss_mb(processes: list[psutil.Process]) -> float:
 async def pipeline(
     endpoints: Endpoints, documents: list[DocumentChanged]
 ) -> tuple[float, int, list[float]]:
-    async with PillarsClient(endpoints.kafka_bootstrap_servers, source="/bench") as client:
+    async with PillarsClient(
+        endpoints.kafka_bootstrap_servers, source="/bench", security=client_security(endpoints)
+    ) as client:
         indexed = await client.watch(Topic.INDEXED)
         wanted = {d.document_id for d in documents}
         seen: dict[str, DocumentIndexed] = {}

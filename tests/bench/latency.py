@@ -29,7 +29,7 @@ import statistics
 import time
 import uuid
 
-from benchkit import cpu_by_process, index_demo_documents, pct, running_platform
+from benchkit import client_security, cpu_by_process, index_demo_documents, pct, running_platform
 from hops import QUESTIONS, faststream_hop_ms, kafka_hop_ms
 
 from services.inference.config import CATALOG
@@ -101,13 +101,22 @@ async def run(
     """Return the figures per load and the baseline hops (ms): raw Kafka back to back and
     paced like 20 requests/s, and bare FastStream."""
     tenant = f"lat{uuid.uuid4().hex[:8]}"
-    async with PillarsClient(endpoints.kafka_bootstrap_servers, source="/bench") as client:
+    async with PillarsClient(
+        endpoints.kafka_bootstrap_servers, source="/bench", security=client_security(endpoints)
+    ) as client:
         await index_demo_documents(client, tenant)
         # Warm every consumer, connection and the broker's JIT: time the steady state.
         print("warm-up (not counted):", flush=True)
         await offered_load(client, tenant, 20, 5)
-        kafka = await kafka_hop_ms(endpoints.kafka_bootstrap_servers)
-        paced = await kafka_hop_ms(endpoints.kafka_bootstrap_servers, 100, pace_s=1 / 20)
+        kafka = await kafka_hop_ms(
+            endpoints.kafka_bootstrap_servers, security=client_security(endpoints)
+        )
+        paced = await kafka_hop_ms(
+            endpoints.kafka_bootstrap_servers,
+            100,
+            pace_s=1 / 20,
+            security=client_security(endpoints),
+        )
         framework = await faststream_hop_ms(endpoints.kafka_bootstrap_servers)
         results: dict[str, object] = {}
         for rate in loads:

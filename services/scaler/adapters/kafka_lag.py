@@ -9,6 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.scaler.ports import GroupLag
 from shared.kit.kafka_admin import group_members
+from shared.kit.kafka_security import KafkaSecuritySettings, kafka_client_options
 from shared.kit.settings import bootstrap_list
 
 __all__ = ["KafkaLagProbe"]
@@ -17,10 +18,15 @@ __all__ = ["KafkaLagProbe"]
 class KafkaLagProbe:
     """LagProbe over an admin client (groups) and a group-less consumer (end offsets)."""
 
-    def __init__(self, bootstrap_servers: str | Sequence[str]) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str | Sequence[str],
+        security: KafkaSecuritySettings | None = None,
+    ) -> None:
         servers = bootstrap_list(bootstrap_servers)
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None)
+        options = kafka_client_options(security) if security else {}
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=servers, **options)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, **options)
 
     async def start(self) -> None:
         """Connect both clients."""

@@ -7,10 +7,12 @@ import sys
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
+    from shared.kit.kafka_security import KafkaSecuritySettings
     from shared.kit.settings import PillarsSettings
     from shared.platform.client import PillarsClient
+    from shared.platform.runtime.stack import Endpoints
 
-__all__ = ["Commands", "client_for", "fail", "settings_from"]
+__all__ = ["Commands", "client_for", "fail", "kafka_security_for", "settings_from"]
 
 # What a command module's `add_commands` receives: the `pillars` parser's subcommands.
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -30,8 +32,22 @@ def client_for(settings: PillarsSettings, source: str) -> PillarsClient:
 
     endpoints = read_endpoints(settings)
     return PillarsClient(
-        endpoints.kafka_bootstrap_servers, prefix=settings.topic_prefix, source=source
+        endpoints.kafka_bootstrap_servers,
+        prefix=settings.topic_prefix,
+        source=source,
+        security=kafka_security_for(settings, endpoints),
     )
+
+
+def kafka_security_for(settings: PillarsSettings, endpoints: Endpoints) -> KafkaSecuritySettings:
+    """Return how the CLI connects: the settings when they name a security protocol, else
+    as the admin of the secure broker `pillars up --secure` recorded, else plainly."""
+    from shared.kit.kafka_security import KafkaSecuritySettings
+
+    if "kafka_security_protocol" in settings.model_fields_set or not endpoints.kafka_security:
+        return settings
+    recorded = {k.removeprefix("PILLARS_").lower(): v for k, v in endpoints.kafka_security.items()}
+    return KafkaSecuritySettings.model_validate(recorded)
 
 
 def fail(message: object, code: int = 2) -> int:

@@ -22,10 +22,17 @@ def add_commands(commands: Commands) -> None:
         help="embedded Kafka nodes: 3 runs a KRaft cluster with replication 3 and "
         "min.insync.replicas 2 (overrides PILLARS_EMBEDDED_BROKERS)",
     )
+    up.add_argument(
+        "--secure",
+        action="store_true",
+        help="the embedded broker on SASL_SSL (SCRAM-SHA-512, TLS from a CA generated into "
+        "the data directory), one principal per service, least-privilege ACLs",
+    )
     up.set_defaults(run=_up)
 
 
 def _up(args: argparse.Namespace) -> int:
+    from shared.platform.acls import ADMIN
     from shared.platform.runtime.errors import RuntimeSetupError
     from shared.platform.runtime.stack import Stack
 
@@ -35,7 +42,7 @@ def _up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stack = Stack(settings)
+    stack = Stack(settings, secure=args.secure)
     try:
         print(f"pillars: data directory {settings.data_dir}", flush=True)
         endpoints = stack.start_infrastructure()
@@ -47,8 +54,17 @@ def _up(args: argparse.Namespace) -> int:
             if brokers > 1
             else "embedded"
         )
+        if stack.secure:
+            kafka_kind += ", SASL_SSL"
         pg_kind = "embedded" if stack.postgres else "external"
         print(f"  kafka     {endpoints.kafka_bootstrap_servers}  ({kafka_kind}, KRaft)")
+        if stack.broker_security is not None:
+            security = stack.broker_security
+            print(
+                f"            clients: SASL_SSL + SCRAM-SHA-512 (the platform as {ADMIN}, each "
+                f"service as pillars-NAME; passwords in {security.folder}/credentials.json), "
+                f"CA {security.ca_file}; ACLs from the topic map (`pillars acls`)"
+            )
         print(f"  postgres  {endpoints.database_url}  ({pg_kind}, pgvector)")
         supervisor = stack.start_services()
         assert stack.control is not None

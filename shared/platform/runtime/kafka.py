@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from aiokafka.admin import AIOKafkaAdminClient
-
+from shared.kit.kafka_admin import answers_metadata
+from shared.kit.kafka_security import KafkaSecuritySettings
+from shared.platform.acls import ADMIN
 from shared.platform.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
 from shared.platform.runtime.host import accepts_connections, die_with_parent, free_port, port_free
 from shared.platform.runtime.kafka_config import Quorum, new_cluster_id, server_properties
 from shared.platform.runtime.kafka_jars import EXTERNAL_HINT as _EXTERNAL_HINT
 from shared.platform.runtime.kafka_jars import RESOLVED_MARKER
+from shared.platform.runtime.kafka_secure import BrokerSecurity
 
 __all__ = ["EmbeddedKafka", "KafkaPaths"]
 
@@ -70,10 +72,13 @@ class EmbeddedKafka(EmbeddedServer):
         port: int | None = None,
         *,
         quorum: Quorum | None = None,
+        security: BrokerSecurity | None = None,
     ) -> None:
         """Prepare (not start) a broker storing in `data_dir`, listening on `port` or a free
-        one; with `quorum`, a node of a cluster (its ports and cluster id come from it)."""
+        one; with `quorum`, a node of a cluster (its ports and cluster id come from it); with
+        `security`, on SASL_SSL only, with ACLs (`pillars up --secure`)."""
         self.paths = KafkaPaths(jars_dir=jars_dir, data_dir=data_dir)
+        self.security = security
         self._requested_port = port
         self.quorum = quorum
         self._process: subprocess.Popen[bytes] | None = None
@@ -124,8 +129,13 @@ class EmbeddedKafka(EmbeddedServer):
         self.paths.data_dir.mkdir(parents=True, exist_ok=True)
         port, controller_port = self._ports()
         properties = self.paths.data_dir / "server.properties"
+        listeners = None
+        if self.security is not None:
+            self.security.ensure()
+            listeners = self.security.listener_properties(port, controller_port)
+        properties.touch(mode=0o600)  # a secure broker's holds its key and admin password
         properties.write_text(
-            server_properties(port, controller_port, self.paths.log_dirs, self.quorum)
+            server_properties(port, controller_port, self.paths.log_dirs, self.quorum, listeners)
         )
         self._format(java, properties)
         self._console = self.paths.console_file.open("wb")
@@ -151,6 +161,10 @@ class EmbeddedKafka(EmbeddedServer):
             self._terminate(grace_s=10.0)
             self._bootstrap = None
             raise
+
+    @property
+    def _admin(self) -> KafkaSecuritySettings | None:
+        return self.security.client_settings(ADMIN) if self.security else None
 
     def _address(self) -> str:
         assert self._bootstrap is not None, "launch() first"
@@ -219,8 +233,9 @@ class EmbeddedKafka(EmbeddedServer):
         cluster_id = self.quorum.cluster_id if self.quorum else new_cluster_id()
         # A single node is its own controller quorum; a cluster's voters are in its properties.
         standalone = [] if self.quorum else ["--standalone"]
+        scram = self.security.format_arguments() if self.security else []
         result = subprocess.run(
-            [*self._java_command(java), "kafka.tools.StorageTool", "format", *standalone,
+            [*self._java_command(java), "kafka.tools.StorageTool", "format", *standalone, *scram,
              "-t", cluster_id, "-c", str(properties)],
             cwd=self.paths.data_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=120, check=False,
@@ -246,7 +261,7 @@ class EmbeddedKafka(EmbeddedServer):
                 # Plain connects first: aiokafka logs an error for every refused connection.
                 if (
                     accepts_connections(bootstrap)
-                    and pool.submit(asyncio.run, _answers_metadata(bootstrap)).result()
+                    and pool.submit(asyncio.run, answers_metadata(bootstrap, self._admin)).result()
                 ):
                     return
                 if time.monotonic() > deadline:
@@ -281,16 +296,3 @@ class EmbeddedKafka(EmbeddedServer):
             if self._console is not None:
                 self._console.close()
                 self._console = None
-
-
-async def _answers_metadata(bootstrap: str) -> bool:
-    """Return whether the broker answers a metadata request and lists itself."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    try:
-        await admin.start()
-        cluster = await admin.describe_cluster()
-    except Exception:
-        return False
-    finally:
-        await admin.close()
-    return bool(cluster.get("brokers"))

@@ -36,9 +36,14 @@ def new_cluster_id() -> str:
 
 
 def server_properties(
-    port: int, controller_port: int, log_dirs: Path, quorum: Quorum | None = None
+    port: int,
+    controller_port: int,
+    log_dirs: Path,
+    quorum: Quorum | None = None,
+    listeners: list[str] | None = None,
 ) -> str:
-    """Return the properties of a node listening on `port` (clients) and `controller_port`."""
+    """Return the properties of a node listening on `port` (clients) and `controller_port`;
+    `listeners` replaces the plaintext listener lines (a secure broker's)."""
     if quorum is None:
         node_id, replication, min_isr = 1, 1, 1
         voters = [f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}"]
@@ -55,11 +60,7 @@ def server_properties(
             "process.roles=broker,controller",
             f"node.id={node_id}",
             *voters,
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
+            *(listeners or _plaintext_listeners(port, controller_port)),
             f"log.dirs={log_dirs}",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=false",
@@ -77,3 +78,13 @@ def server_properties(
             "",
         ]
     )
+
+
+def _plaintext_listeners(port: int, controller_port: int) -> list[str]:
+    return [
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name=PLAINTEXT",
+    ]

@@ -12,15 +12,18 @@ from pathlib import Path
 
 from shared.contracts.topics import all_consumer_groups
 from shared.kit.kafka_admin import wait_for_members
+from shared.kit.kafka_security import KafkaSecuritySettings
 from shared.kit.settings import PillarsSettings, cache_dir
 from shared.kit.topic_admin import reconcile_topics, specs_from
+from shared.platform.acls import ADMIN, platform_acls, principal_of
 from shared.platform.runtime.control import ControlServer
 from shared.platform.runtime.dashboard import PhoenixDashboard
-from shared.platform.runtime.errors import EmbeddedServer
+from shared.platform.runtime.errors import EmbeddedServer, RuntimeSetupError
 from shared.platform.runtime.host import free_port
 from shared.platform.runtime.kafka import EmbeddedKafka
 from shared.platform.runtime.kafka_cluster import EmbeddedKafkaCluster
 from shared.platform.runtime.kafka_jars import resolve_kafka_jars
+from shared.platform.runtime.kafka_secure import BrokerSecurity, apply_acls
 from shared.platform.runtime.keeper import InfrastructureKeeper
 from shared.platform.runtime.postgres import EmbeddedPostgres
 from shared.platform.runtime.supervisor import SERVICES, Supervisor, service_env
@@ -40,6 +43,8 @@ class Endpoints:
     database_url: str
     dashboard_url: str | None = None
     feedback_url: str | None = None
+    # A secure embedded broker's admin settings (`PILLARS_KAFKA_*`), for the CLI.
+    kafka_security: dict[str, str] | None = field(default=None, repr=False)
 
 
 def read_endpoints(settings: PillarsSettings) -> Endpoints:
@@ -61,6 +66,7 @@ def read_endpoints(settings: PillarsSettings) -> Endpoints:
         settings.database_url or recorded["database_url"],
         settings.dashboard_url or recorded.get("dashboard_url"),
         recorded.get("feedback_url"),
+        recorded.get("kafka_security"),
     )
 
 
@@ -77,6 +83,8 @@ class Stack:
     feedback_token: str | None = None
     endpoints: Endpoints | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # `pillars up --secure`: the embedded broker on SASL_SSL with a principal per service.
+    secure: bool = False
 
     @property
     def data_dir(self) -> Path:
@@ -93,29 +101,64 @@ class Stack:
             self.dashboard = PhoenixDashboard(self.data_dir / "phoenix")
             self.dashboard.launch()
         bootstrap = self.settings.kafka_bootstrap_servers
+        if self.secure and (bootstrap or self.settings.embedded_brokers > 1):
+            raise RuntimeSetupError(
+                "--secure secures the single embedded broker; an external Kafka is secured "
+                "with PILLARS_KAFKA_SECURITY_PROTOCOL and the PILLARS_KAFKA_SASL_*/SSL_* settings"
+            )
         if not bootstrap:
             jars = resolve_kafka_jars(cache_dir() / "kafka-jars")
             brokers = self.settings.embedded_brokers
             self.kafka = (
-                EmbeddedKafka(self.data_dir / "kafka", jars)
+                EmbeddedKafka(self.data_dir / "kafka", jars, security=self.broker_security)
                 if brokers == 1
                 else EmbeddedKafkaCluster(self.data_dir / f"kafka-cluster-{brokers}", jars, brokers)
             )
             bootstrap = self.kafka.start()
+            if self.broker_security is not None:
+                asyncio.run(
+                    apply_acls(
+                        bootstrap, platform_acls(self.settings.topic_prefix), self.kafka_admin
+                    )
+                )
         database_url = self.settings.database_url
         if not database_url:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
             database_url = self.postgres.start()
         report = asyncio.run(
-            reconcile_topics(bootstrap, specs_from(self.settings, self.replication_factor))
+            reconcile_topics(
+                bootstrap,
+                specs_from(self.settings, self.replication_factor),
+                security=self.kafka_admin,
+            )
         )
         created = report.created
         if created:
             log.info("created %d topics", len(created))
         dashboard_url = self.dashboard.wait_ready() if self.dashboard else None
-        self.endpoints = Endpoints(bootstrap, database_url, dashboard_url)
+        admin_env = self.broker_security.client_env(ADMIN) if self.broker_security else None
+        self.endpoints = Endpoints(bootstrap, database_url, dashboard_url, None, admin_env)
         self._record_endpoints()
         return self.endpoints
+
+    @property
+    def broker_security(self) -> BrokerSecurity | None:
+        """Return the secure embedded broker's material (None unless `secure`)."""
+        return BrokerSecurity(self.data_dir / "kafka" / "secure") if self.secure else None
+
+    @property
+    def kafka_admin(self) -> KafkaSecuritySettings:
+        """Return how the platform itself connects: as the secure broker's admin, else as
+        the settings say (an external Kafka's security settings)."""
+        security = self.broker_security
+        return security.client_settings(ADMIN) if security else self.settings
+
+    def service_security_env(self) -> dict[str, dict[str, str]]:
+        """Return each service's own principal's `PILLARS_KAFKA_*` (secure broker only)."""
+        security = self.broker_security
+        if security is None:
+            return {}
+        return {s: security.client_env(principal_of(s)) for s in SERVICES}
 
     def telemetry_env(self) -> dict[str, str]:
         """Return what the services need to export to the dashboard and serve metrics."""
@@ -147,7 +190,9 @@ class Stack:
 
     def _record_endpoints(self) -> None:
         assert self.endpoints is not None
-        (self.data_dir / ENDPOINTS_FILE).write_text(json.dumps(asdict(self.endpoints), indent=2))
+        path = self.data_dir / ENDPOINTS_FILE
+        path.touch(mode=0o600)  # it may hold the secure broker's admin password
+        path.write_text(json.dumps(asdict(self.endpoints), indent=2))
 
     def start_services(self, services: tuple[str, ...] = SERVICES) -> Supervisor:
         """Start one replica of each service against the running infrastructure."""
@@ -164,7 +209,9 @@ class Stack:
                 **self.extra_env,
             },
         )
-        self.supervisor = Supervisor(env, self.data_dir / "logs")
+        self.supervisor = Supervisor(
+            env, self.data_dir / "logs", per_service=self.service_security_env()
+        )
         self.control.start(self.supervisor)
         self.supervisor.start(services)
         return self.supervisor
@@ -185,7 +232,13 @@ class Stack:
 
         groups = all_consumer_groups(self.settings.topic_prefix)
         asyncio.run(
-            wait_for_members(self.endpoints.kafka_bootstrap_servers, groups, logs, timeout_s)
+            wait_for_members(
+                self.endpoints.kafka_bootstrap_servers,
+                groups,
+                logs,
+                timeout_s,
+                security=self.kafka_admin,
+            )
         )
 
     @property

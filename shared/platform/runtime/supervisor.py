@@ -66,8 +66,12 @@ class Supervisor:
         env: Mapping[str, str],
         log_dir: Path,
         command: Callable[[str], list[str]] = service_command,
+        *,
+        per_service: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self._env = dict(env)
+        # What one service alone gets on top (its own Kafka principal's credentials).
+        self._per_service = {s: dict(e) for s, e in (per_service or {}).items()}
         self._log_dir = log_dir
         self._command = command
         self._replicas: dict[str, list[ServiceProcess]] = {}
@@ -154,7 +158,8 @@ class Supervisor:
         spawner.submit(self._popen, replica).result()
 
     def _popen(self, replica: ServiceProcess) -> None:
-        env = self._env | {"PILLARS_REPLICA": str(replica.replica)}
+        own = self._per_service.get(replica.service, {})
+        env = self._env | own | {"PILLARS_REPLICA": str(replica.replica)}
         replica.log_path.parent.mkdir(parents=True, exist_ok=True)
         with replica.log_path.open("ab") as log_file:
             replica.process = subprocess.Popen(
