@@ -132,6 +132,18 @@ class PillarsSettings(KafkaSecuritySettings):
         description="Nodes of the embedded Kafka `pillars up` starts: 1, or a KRaft cluster "
         "(3: every topic replicated 3 times, `min.insync.replicas` 2).",
     )
+    embedded_kafka_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The port the single embedded broker listens on; unset = a free one, kept.",
+    )
+    embedded_kafka_advertised: str | None = Field(
+        default=None,
+        pattern=r"^[^\s:,]+:[0-9]{1,5}$",
+        description="HOST:PORT the single embedded broker tells clients to reach it at, when "
+        "that is not where it listens (a proxy or NAT in between); unset = where it listens.",
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",
         description="The services' event loop: uvloop (libuv; Linux and macOS) takes about a "

@@ -20,7 +20,12 @@ from shared.kit.kafka_security import KafkaSecuritySettings
 from shared.platform.acls import ADMIN
 from shared.platform.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
 from shared.platform.runtime.host import accepts_connections, die_with_parent, free_port, port_free
-from shared.platform.runtime.kafka_config import Quorum, new_cluster_id, server_properties
+from shared.platform.runtime.kafka_config import (
+    Quorum,
+    new_cluster_id,
+    plaintext_listeners,
+    server_properties,
+)
 from shared.platform.runtime.kafka_jars import EXTERNAL_HINT as _EXTERNAL_HINT
 from shared.platform.runtime.kafka_jars import RESOLVED_MARKER
 from shared.platform.runtime.kafka_secure import BrokerSecurity
@@ -73,12 +78,17 @@ class EmbeddedKafka(EmbeddedServer):
         *,
         quorum: Quorum | None = None,
         security: BrokerSecurity | None = None,
+        advertised: str | None = None,
     ) -> None:
         """Prepare (not start) a broker storing in `data_dir`, listening on `port` or a free
         one; with `quorum`, a node of a cluster (its ports and cluster id come from it); with
-        `security`, on SASL_SSL only, with ACLs (`pillars up --secure`)."""
+        `security`, on SASL_SSL only, with ACLs (`pillars up --secure`); with `advertised`
+        (HOST:PORT), telling clients to reach it there (a proxy in front of it)."""
+        if advertised is not None and security is not None:
+            raise RuntimeSetupError("an advertised address is for a plaintext broker only")
         self.paths = KafkaPaths(jars_dir=jars_dir, data_dir=data_dir)
         self.security = security
+        self.advertised = advertised
         self._requested_port = port
         self.quorum = quorum
         self._process: subprocess.Popen[bytes] | None = None
@@ -133,6 +143,8 @@ class EmbeddedKafka(EmbeddedServer):
         if self.security is not None:
             self.security.ensure()
             listeners = self.security.listener_properties(port, controller_port)
+        elif self.advertised is not None:
+            listeners = plaintext_listeners(port, controller_port, self.advertised)
         properties.touch(mode=0o600)  # a secure broker's holds its key and admin password
         properties.write_text(
             server_properties(port, controller_port, self.paths.log_dirs, self.quorum, listeners)
@@ -150,7 +162,7 @@ class EmbeddedKafka(EmbeddedServer):
             process_group=0,
             preexec_fn=die_with_parent(),
         )
-        self._bootstrap = f"127.0.0.1:{port}"
+        self._bootstrap = self.advertised or f"127.0.0.1:{port}"
         return self._bootstrap
 
     def wait_ready(self, deadline: float) -> None:

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Quorum", "new_cluster_id", "server_properties"]
+__all__ = ["Quorum", "new_cluster_id", "plaintext_listeners", "server_properties"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def server_properties(
             "process.roles=broker,controller",
             f"node.id={node_id}",
             *voters,
-            *(listeners or _plaintext_listeners(port, controller_port)),
+            *(listeners or plaintext_listeners(port, controller_port)),
             f"log.dirs={log_dirs}",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=false",
@@ -80,10 +80,14 @@ def server_properties(
     )
 
 
-def _plaintext_listeners(port: int, controller_port: int) -> list[str]:
+def plaintext_listeners(
+    port: int, controller_port: int, advertised: str | None = None
+) -> list[str]:
+    """Return the listener lines of a plaintext node, telling clients to reach it at
+    `advertised` (HOST:PORT) where that is not where it listens."""
     return [
         f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        f"advertised.listeners=PLAINTEXT://{advertised or f'127.0.0.1:{port}'}",
         "controller.listener.names=CONTROLLER",
         "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "inter.broker.listener.name=PLAINTEXT",

@@ -109,8 +109,20 @@ class Stack:
         if not bootstrap:
             jars = resolve_kafka_jars(cache_dir() / "kafka-jars")
             brokers = self.settings.embedded_brokers
+            placed = self.settings.embedded_kafka_port or self.settings.embedded_kafka_advertised
+            if brokers > 1 and placed:
+                raise RuntimeSetupError(
+                    "PILLARS_EMBEDDED_KAFKA_PORT and PILLARS_EMBEDDED_KAFKA_ADVERTISED place the "
+                    "single embedded broker; unset them for an embedded cluster"
+                )
             self.kafka = (
-                EmbeddedKafka(self.data_dir / "kafka", jars, security=self.broker_security)
+                EmbeddedKafka(
+                    self.data_dir / "kafka",
+                    jars,
+                    self.settings.embedded_kafka_port,
+                    security=self.broker_security,
+                    advertised=self.settings.embedded_kafka_advertised,
+                )
                 if brokers == 1
                 else EmbeddedKafkaCluster(self.data_dir / f"kafka-cluster-{brokers}", jars, brokers)
             )
