@@ -26,10 +26,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
-    # The cluster's platform runs first and alone: the session's platform, once started,
-    # runs until the session ends, and two at once would share two cores.
+    # The cluster's and the loop's platforms run first and alone: the session's platform,
+    # once started, runs until the session ends, and two at once would share two cores.
     items.sort(
-        key=lambda item: "/e2e/" in str(item.path) and not item.get_closest_marker("cluster")
+        key=lambda item: (
+            "/e2e/" in str(item.path)
+            and not any(item.get_closest_marker(m) for m in ("cluster", "loop"))
+        )
     )
 
 
