@@ -55,7 +55,9 @@ async def bootstrap(
     """Build the trainer's dependencies from `settings`; a test overrides any of them (and
     then no Postgres is opened, or model loaded, for it)."""
     async with AsyncExitStack() as stack:
-        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        postgres = PostgresAdapters(
+            stack, lambda: settings.dsn, service=settings.database_service("trainer")
+        )
         labels = await postgres.built(labels, PgLabelStore)
         registry = await postgres.built(registry, PgModelRegistry)
         runs = await postgres.built(runs, PgTrainingRuns)

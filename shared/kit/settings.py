@@ -90,6 +90,12 @@ class PillarsSettings(BaseSettings):
         description="External Postgres with pgvector, `postgresql://user:pw@host/db`; "
         "unset = embedded.",
     )
+    database_service_roles: bool = Field(
+        default=True,
+        description="Each service runs its queries as its own role `pillars_<service>` under "
+        "row-level security (the login user creates the roles and owns the tables); "
+        "false = as the login user, which the tenant policies do not bind.",
+    )
     topic_prefix: str = Field(default="pillars", description="Topics are `<prefix>.<name>.v1`.")
     topic_partitions: int = Field(default=3, ge=1, description="Partitions of created topics.")
     request_consumers: int = Field(
@@ -191,6 +197,10 @@ class PillarsSettings(BaseSettings):
                 "`pillars up`, or point it at a Kafka broker."
             )
         return bootstrap_list(self.kafka_bootstrap_servers)
+
+    def database_service(self, service: str) -> str | None:
+        """Return `service` when its queries run as its own role, else None (the owner's)."""
+        return service if self.database_service_roles else None
 
     @property
     def dsn(self) -> str:

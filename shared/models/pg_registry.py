@@ -8,6 +8,7 @@ import json
 import asyncpg
 
 from shared.kit.db import apply_schema
+from shared.kit.db_tenancy import grants_ddl
 from shared.models.registry import ModelRecord, Stage, with_sha256
 
 __all__ = ["ModelNotFound", "PgModelRegistry"]
@@ -32,7 +33,12 @@ CREATE TABLE IF NOT EXISTS inference_models (
 ALTER TABLE inference_models ADD COLUMN IF NOT EXISTS sha256 text;
 CREATE UNIQUE INDEX IF NOT EXISTS inference_models_one_production
     ON inference_models (name) WHERE stage = 'production';
-"""
+""" + "\n".join(
+    [
+        grants_ddl("SELECT", ["inference_models"], ["inference"]),
+        grants_ddl("SELECT, INSERT, UPDATE", ["inference_models"], ["trainer", "evaluator"]),
+    ]
+)
 
 
 class ModelNotFound(LookupError):  # noqa: N818 - it names the outcome
