@@ -73,17 +73,22 @@ async def _prepare(conn: asyncpg.Connection, dsn: str, role: str | None) -> None
     """Create the `vector` extension, and with a `role` the service roles."""
     with contextlib.suppress(asyncpg.UniqueViolationError):  # made by another at once
         await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    if role is None:
-        return
+    if role is not None:  # its connections take the role as they open
+        await _create_roles(conn, _redact(dsn))
+
+
+async def _create_roles(conn: asyncpg.Connection, where: str) -> None:
+    """Create the service roles if they are missing, one creator at a time."""
     try:
         async with conn.transaction():
+            await conn.execute("SET LOCAL ROLE NONE")  # the login user's, even on a pool's
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('pillars.roles'))")
             await conn.execute(roles_ddl())
     except asyncpg.InsufficientPrivilegeError as exc:
         raise RuntimeError(
-            f"cannot create the service roles at {_redact(dsn)}: {exc}. Give the user of "
+            f"cannot create the service roles at {where}: {exc}. Give the user of "
             "PILLARS_DATABASE_URL CREATEROLE, or create the roles as README's "
-            "'Tenant isolation in Postgres' says, or set PILLARS_DATABASE_SERVICE_ROLES=false."
+            "'Tenant isolation in Postgres' says."
         ) from exc
 
 
@@ -111,12 +116,17 @@ def _redact(dsn: str) -> str:
 async def apply_schema(pool: asyncpg.Pool, owner: str, ddl: str) -> None:
     """Run `owner`'s idempotent DDL once at a time, so replicas starting together don't race.
 
-    It runs as the login user, which owns the tables, even on a service's pool.
+    It runs as the login user, which owns the tables, even on a service's pool; the roles
+    its grants name are created first.
     """
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL ROLE NONE")
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"pillars.schema.{owner}")
-        await conn.execute(ddl)
+    async with pool.acquire() as conn:
+        await _create_roles(conn, "PILLARS_DATABASE_URL")
+        async with conn.transaction():
+            await conn.execute("SET LOCAL ROLE NONE")
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"pillars.schema.{owner}"
+            )
+            await conn.execute(ddl)
 
 
 class _WithSchema(Protocol):

@@ -63,7 +63,12 @@ def roles_ddl() -> str:
     member of each (a superuser is already).
     """
     names = ", ".join(f"'{n}'" for n in (*(role_of(s) for s in SERVICES), ALL_TENANTS_ROLE))
-    members = [f"GRANT {ALL_TENANTS_ROLE} TO {role_of(s)};" for s in sorted(CROSS_TENANT)]
+    readers = ", ".join(f"'{role_of(s)}'" for s in sorted(CROSS_TENANT))
+    # Before Postgres 16 membership is what lets a user SET ROLE; from 16 it is 'SET'.
+    may_set = (
+        "CASE WHEN current_setting('server_version_num')::int >= 160000 "
+        "THEN 'SET' ELSE 'MEMBER' END"
+    )
     return f"""
 DO $d$ DECLARE name text; BEGIN
     FOREACH name IN ARRAY ARRAY[{names}] LOOP
@@ -71,14 +76,19 @@ DO $d$ DECLARE name text; BEGIN
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name) THEN
                 EXECUTE format('CREATE ROLE %I NOLOGIN', name);
             END IF;
-            IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-                EXECUTE format('GRANT %I TO %I', name, current_user);
-            END IF;
         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- made meanwhile
         END;
+        IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+           AND NOT pg_has_role(current_user, name, {may_set}) THEN
+            EXECUTE format('GRANT %I TO %I', name, current_user);
+        END IF;
+    END LOOP;
+    FOREACH name IN ARRAY ARRAY[{readers}] LOOP
+        IF NOT pg_has_role(name, '{ALL_TENANTS_ROLE}', 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', '{ALL_TENANTS_ROLE}', name);
+        END IF;
     END LOOP;
 END $d$;
-{" ".join(members)}
 """
 
 
