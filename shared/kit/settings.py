@@ -165,6 +165,11 @@ class PillarsSettings(BaseSettings):
         description="Serve Prometheus metrics at `:PORT/metrics`; unset = no endpoint, "
         "0 = any free port (what `pillars up` uses, one per replica).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Where `/metrics` listens: loopback unless told otherwise (`0.0.0.0` in a "
+        "container that Prometheus scrapes from outside).",
+    )
     metrics_targets_dir: Path | None = Field(
         default=None,
         description="Write a Prometheus `file_sd_configs` entry for this process' endpoint here.",
