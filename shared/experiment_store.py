@@ -19,6 +19,7 @@ import asyncpg
 from shared.contracts.events import ExperimentChanged
 from shared.contracts.experiments import Experiment
 from shared.kit.db import apply_schema
+from shared.kit.db_tenancy import grants_ddl
 
 __all__ = [
     "CATCH_UP_S",
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS experiment_versions (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (name, version)
 );
-"""
+""" + grants_ddl("SELECT, INSERT", ["experiment_versions"], ["ingestion", "inference", "evaluator"])
 
 # The next version of `name`, written only if nobody wrote it first (two writers at once:
 # one wins, the other retries on top of it).

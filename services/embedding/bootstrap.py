@@ -52,7 +52,11 @@ async def bootstrap(
     async with AsyncExitStack() as stack:
         index = None
         if store is None:  # opened before the model loads, so a missing database fails fast
-            store = index = PgChunkStore(await stack.enter_async_context(open_pool(settings.dsn)))
+            store = index = PgChunkStore(
+                await stack.enter_async_context(
+                    open_pool(settings.dsn, service=settings.database_service("embedding"))
+                )
+            )
         if encoder is None:
             encoder = await asyncio.to_thread(load_encoder, settings)
             if query_encoder is None:

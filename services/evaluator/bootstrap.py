@@ -102,7 +102,9 @@ async def bootstrap(
     """Build the evaluator's dependencies from `settings`; a test overrides any of them (and
     when it overrides every Postgres adapter, no Postgres is opened)."""
     async with AsyncExitStack() as stack:
-        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        postgres = PostgresAdapters(
+            stack, lambda: settings.dsn, service=settings.database_service("evaluator")
+        )
         book = await postgres.built(book, PgScoreBook)
         if leadership is None:
             leader = PgLeadership(await postgres.pool())

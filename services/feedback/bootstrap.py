@@ -45,7 +45,9 @@ async def bootstrap(
     """Build feedback's dependencies from `settings`; a test overrides the ledger and the
     label store (and then no Postgres is opened for it)."""
     async with AsyncExitStack() as stack:
-        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        postgres = PostgresAdapters(
+            stack, lambda: settings.dsn, service=settings.database_service("feedback")
+        )
         ledger = await postgres.built(ledger, PgPredictionLedger)
         labels = await postgres.built(labels, PgLabelStore)
         yield FeedbackDependencies(settings, ledger, review_policy(settings), labels)

@@ -28,6 +28,23 @@ class FeedbackSettings(PillarsSettings):
         default_factory=list,
         description='Bearer tokens of the HTTP API, JSON `["token", ...]`; none = refuse all.',
     )
+    feedback_max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1,
+        description="Largest request body the HTTP API reads; a bigger one is refused (413).",
+    )
+    feedback_rate_per_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Calls a second each token may make to a replica's HTTP API (login "
+        "attempts: each client address); beyond the burst, 429 with Retry-After.",
+    )
+    feedback_rate_burst: int = Field(
+        default=40, ge=1, description="Calls a token may make at once before the rate applies."
+    )
+    review_session_s: int = Field(
+        default=8 * 3600, ge=60, description="How long a review page login lasts."
+    )
     review_sample_rate: float = Field(
         default=0.05, ge=0, le=1, description="Share of each arm's predictions sent to review."
     )

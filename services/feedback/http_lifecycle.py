@@ -10,6 +10,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.feedback.adapters.http_api import HttpServer, build_http_app
+from services.feedback.adapters.http_guard import HttpLimits
 from services.feedback.bootstrap import FeedbackDependencies
 from shared.contracts.events import Feedback
 from shared.kit.openinference import request_attributes
@@ -50,8 +51,17 @@ class FeedbackHttpApi:
         settings = deps.settings
         if settings.feedback_http_port is None:
             return
+        limits = HttpLimits(
+            max_body_bytes=settings.feedback_max_body_bytes,
+            rate_per_s=settings.feedback_rate_per_s,
+            burst=settings.feedback_rate_burst,
+            session_s=settings.review_session_s,
+        )
         app = build_http_app(
-            tokens=settings.feedback_tokens, submit=self.submit, queue=deps.ledger.review_queue
+            tokens=settings.feedback_tokens,
+            submit=self.submit,
+            queue=deps.ledger.review_queue,
+            limits=limits,
         )
         server = HttpServer(app, settings.feedback_http_host, settings.feedback_http_port)
         await server.start()

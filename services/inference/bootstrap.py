@@ -60,7 +60,9 @@ async def bootstrap(
     it."""
     async with AsyncExitStack() as stack:
         if retriever is None or classifiers is None or experiments is None:
-            pool = await stack.enter_async_context(open_pool(settings.dsn))
+            pool = await stack.enter_async_context(
+                open_pool(settings.dsn, service=settings.database_service("inference"))
+            )
             if retriever is None:
                 retriever = PgRetriever(
                     pool,

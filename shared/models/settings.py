@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from shared.kit.settings import PillarsSettings
@@ -37,6 +37,19 @@ class ModelSettings(PillarsSettings):
         description="Largest model file admission reads; a bigger one is refused before "
         "it is read.",
     )
+
+    model_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Signs each artifact at registration (HMAC-SHA256 of the model name and "
+        "the file's SHA-256); set, admission refuses a version unsigned or signed with "
+        "another key. Unset = the SHA-256 alone is checked.",
+    )
+
+    @property
+    def signing_key(self) -> bytes | None:
+        """Return the signing key's bytes, if one is set."""
+        key = self.model_signing_key
+        return None if key is None else key.get_secret_value().encode()
 
     @field_validator("model_allowed_types", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
 from shared.contracts.events import Event, ModelRef, Outcome, Prediction, RetrievedChunk, utcnow
 from shared.contracts.topics import Topic, dlq_name, topic_name
@@ -186,6 +186,19 @@ async def test_http_feedback_is_authenticated_validated_and_joined(
     assert "no prediction for request 'nope'" in reason
 
 
+async def log_in(page: Page, service: FeedbackService) -> None:
+    """Open the review page, which asks for a token first, and log in with it."""
+    reply = await page.goto(f"{service.url}/review")
+    assert reply is not None
+    assert reply.status == 401  # no queue before a login
+    await page.fill("#token", TOKEN)
+    async with page.expect_navigation() as navigation:
+        await page.click("#use-token")
+    landed = await navigation.value
+    assert landed is not None
+    assert (landed.url, landed.status) == (f"{service.url}/review", 200), await page.content()
+
+
 def is_outcome(event: Event, tenant: str, kind: str = "click") -> bool:
     return isinstance(event, Outcome) and event.tenant == tenant and event.kind == kind
 
@@ -211,9 +224,7 @@ async def test_reviewer_records_a_verdict_in_a_real_browser(
             )
             try:
                 page = await browser.new_page()
-                await page.goto(f"{service.url}/review")
-                await page.fill("#token", TOKEN)
-                await page.click("#use-token")
+                await log_in(page, service)
                 item = page.locator(f'article[data-request-id="unsure"][data-tenant="{tenant}"]')
                 await item.wait_for(timeout=15_000)
                 assert await item.locator(".query").inner_text() == "How do I read a CSV file?"
@@ -243,3 +254,63 @@ async def test_reviewer_records_a_verdict_in_a_real_browser(
     while await queued(service, "unsure"):  # the verdict takes it off the queue
         assert time.monotonic() < deadline
         await asyncio.sleep(0.5)
+
+
+HOSTILE = (
+    '<script>window.__pwned = "script"</script>'
+    "<img src=x onerror=\"window.__pwned = 'img'; alert(1)\">"
+)
+
+
+@pytest.mark.security
+async def test_hostile_text_in_the_review_queue_shows_as_text_and_nothing_runs(
+    feedback_service: FeedbackService, client: PillarsClient, tenant: str
+) -> None:
+    service = feedback_service
+    hostile = prediction(tenant, "hostile", 0.2)
+    source = hostile.sources[0].model_copy(update={"title": HOSTILE, "text": "doc " + HOSTILE})
+    hostile = hostile.model_copy(
+        update={"query": "q " + HOSTILE, "answer": "a " + HOSTILE, "sources": [source]}
+    )
+    await client.publish(Topic.PREDICTIONS, hostile)
+    deadline = time.monotonic() + 60
+    while not await queued(service, "hostile"):
+        assert time.monotonic() < deadline, service.log.read_text()[-3000:]
+        await asyncio.sleep(0.5)
+
+    executable = await asyncio.to_thread(chromium_executable, cache_dir() / "chromium")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=launch_args()
+        )
+        try:
+            page = await browser.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+            violations: list[str] = []
+            page.on(
+                "console",
+                lambda m: violations.append(m.text) if "Content Security" in m.text else None,
+            )
+            await log_in(page, service)
+            item = page.locator(f'article[data-request-id="hostile"][data-tenant="{tenant}"]')
+            await item.wait_for(timeout=15_000)
+            # every field shows the markup as text, and none of it became an element
+            assert await item.locator(".query").inner_text() == "q " + HOSTILE
+            assert await item.locator(".answer").inner_text() == "a " + HOSTILE
+            assert await item.locator(".passage").first.inner_text() == "doc " + HOSTILE
+            assert HOSTILE in await item.locator(".sources .meta").first.inner_text()
+            assert await page.locator("main img, main script").count() == 0
+            # the page's own markup, were it ever to parse such text, would still not run it:
+            # the policy forbids inline handlers and scripts that are not the page's own
+            await page.evaluate(
+                "html => { const d = document.createElement('div');"
+                " d.innerHTML = html; document.body.append(d); }",
+                HOSTILE,
+            )
+            await page.wait_for_timeout(500)  # time for an image error and a handler to fire
+            assert await page.evaluate("window.__pwned") is None
+            assert dialogs == []
+            assert violations, "the policy reported no blocked handler"
+        finally:
+            await browser.close()

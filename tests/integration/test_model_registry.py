@@ -14,11 +14,13 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 import pytest
+import skops.io
+from sklearn.linear_model import LogisticRegression
 
-from shared.models.admission import admit
+from shared.models.admission import AdmissionPolicy, ModelRefused, admit
 from shared.models.classifiers import load_classifier
 from shared.models.pg_registry import ModelNotFound, PgModelRegistry
-from shared.models.registry import ModelRecord
+from shared.models.registry import ModelRecord, signature_of
 from shared.platform.runtime.stack import Endpoints
 
 
@@ -98,3 +100,41 @@ async def test_pillars_train_registers_a_classifier_that_beats_the_majority(
     vector = rng.standard_normal((2, 384)).astype(np.float32)
     results = classifier.classify(vector / np.linalg.norm(vector, axis=1, keepdims=True))
     assert all(r.label in record.labels for r in results)
+
+
+@pytest.mark.security
+async def test_a_signed_version_whose_bytes_or_record_changed_is_refused(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    key = b"integration signing key"
+    registry = PgModelRegistry(pool, signing_key=key)
+    await registry.create_schema()
+    name = f"signed-{uuid.uuid4().hex[:8]}"
+    artifact = tmp_path / "a.skops"
+    skops.io.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), artifact)
+    base = ModelRecord(name, 0, str(artifact), "skops", "MIT", "synthetic", labels=("0", "1"))
+    registered = await registry.register(base)
+    assert registered.signature == signature_of(name, registered.sha256 or "", key)
+    policy = AdmissionPolicy(signing_key=key)
+    stored = await registry.get(name, registered.version)
+    assert admit(stored, policy).record.signature == registered.signature
+    # the bytes changed after registration
+    original = artifact.read_bytes()
+    artifact.write_bytes(original.replace(b"sklearn", b"sklearX", 1))
+    with pytest.raises(ModelRefused, match="changed since it was registered"):
+        admit(await registry.get(name, registered.version), policy)
+    # someone with write access to the table records the new digest: the signature tells
+    new_digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    await pool.execute(
+        "UPDATE inference_models SET sha256 = $3 WHERE name = $1 AND version = $2",
+        name,
+        registered.version,
+        new_digest,
+    )
+    with pytest.raises(ModelRefused, match="bad signature"):
+        admit(await registry.get(name, registered.version), policy)
+    # a version registered before the key was set is refused as unsigned
+    artifact.write_bytes(original)
+    unsigned = await PgModelRegistry(pool).register(base)
+    with pytest.raises(ModelRefused, match="is not signed"):
+        admit(unsigned, policy)

@@ -3,7 +3,9 @@
 Property-based: hypothesis draws many tenants with random vectors, and queries
 aimed at other tenants' chunks (their nearest neighbours are foreign), at random
 k and ef_search; the real retriever on the real pgvector index must return only
-the asking tenant's chunks, and as many as it has up to k.
+the asking tenant's chunks, and as many as it has up to k. The store writes as the
+embedding service's role and the retriever reads as inference's, under row-level
+security; the same query without its tenant filter must find only the asking tenant's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from services.embedding.adapters.pgvector_store import PgChunkStore
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from shared.contracts.events import Chunk, DocumentChunked
 from shared.kit.db import create_pool
+from shared.kit.db_tenancy import tenant_transaction
 from shared.platform.runtime.stack import Endpoints
 
 DIM = 384  # the session shares one table with the real service
@@ -57,9 +60,11 @@ async def check(dsn: str, scenario: Scenario) -> None:
     run = uuid.uuid4().hex[:8]
     tenants = [f"iso{run}t{i}" for i in range(len(counts))]
     pool = await create_pool(dsn)
+    embedding = await create_pool(dsn, service="embedding")
+    inference = await create_pool(dsn, service="inference")
     try:
-        store = PgChunkStore(pool)
-        await store.create_schema(DIM, 16, 64)
+        await PgChunkStore(pool).create_schema(DIM, 16, 64)
+        store = PgChunkStore(embedding)
         owner: dict[uuid.UUID, str] = {}
         vectors_of: dict[str, np.ndarray] = {}
         for tenant, count in zip(tenants, counts, strict=True):
@@ -76,7 +81,9 @@ async def check(dsn: str, scenario: Scenario) -> None:
                 doc, {c.chunk_id: vectors_of[tenant][c.index].tolist() for c in chunks}
             )
             owner |= {c.chunk_id: tenant for c in chunks}
-        retriever = PgRetriever(pool, ef_search=scenario.ef_search, iterative_scan="relaxed_order")
+        retriever = PgRetriever(
+            inference, ef_search=scenario.ef_search, iterative_scan="relaxed_order"
+        )
         k = scenario.k
         for _ in range(scenario.queries):
             asking = tenants[int(rng.integers(len(tenants)))]
@@ -90,10 +97,17 @@ async def check(dsn: str, scenario: Scenario) -> None:
             found = await retriever.nearest(asking, query.tolist(), k)
             assert {owner[c.chunk_id] for c in found} <= {asking}
             assert len(found) == min(k, len(vectors_of[asking]))
+            async with tenant_transaction(inference, asking) as conn:  # the filter forgotten
+                unfiltered = await conn.fetch("SELECT chunk_id FROM pillars_chunks")
+            assert {owner[r["chunk_id"]] for r in unfiltered} == (
+                {asking} if len(vectors_of[asking]) else set()
+            )
     finally:
         await pool.execute("DELETE FROM pillars_chunks WHERE tenant = ANY($1::text[])", tenants)
         await pool.execute("DELETE FROM pillars_documents WHERE tenant = ANY($1::text[])", tenants)
         await pool.close()
+        await embedding.close()
+        await inference.close()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,6 +11,7 @@ import numpy as np
 from services.embedding.ports import VersionApplied
 from shared.contracts.events import DocumentChunked
 from shared.kit.db import apply_schema
+from shared.kit.db_tenancy import grants_ddl, tenant_policy_ddl, tenant_transaction
 
 __all__ = ["PgChunkStore", "schema_ddl"]
 
@@ -44,7 +45,13 @@ def schema_ddl(dimension: int, m: int, ef_construction: int, build_memory: str =
     CREATE INDEX IF NOT EXISTS pillars_chunks_embedding_hnsw
         ON pillars_chunks USING hnsw (embedding vector_cosine_ops)
         WITH (m = {m}, ef_construction = {ef_construction});
+    {tenant_policy_ddl("pillars_documents", "pillars_chunks")}
+    {grants_ddl("SELECT, INSERT, UPDATE, DELETE", _TABLES, ["embedding"])}
+    {grants_ddl("SELECT", ["pillars_chunks"], ["inference"])}
     """
+
+
+_TABLES = ("pillars_documents", "pillars_chunks")
 
 
 class PgChunkStore:
@@ -62,17 +69,18 @@ class PgChunkStore:
 
     async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
         """Return which of `doc`'s chunk ids are already indexed."""
-        rows = await self._pool.fetch(
-            "SELECT chunk_id FROM pillars_chunks WHERE chunk_id = ANY($1::uuid[])",
-            [c.chunk_id for c in doc.chunks],
-        )
+        async with tenant_transaction(self._pool, doc.tenant) as conn:
+            rows = await conn.fetch(
+                "SELECT chunk_id FROM pillars_chunks WHERE chunk_id = ANY($1::uuid[])",
+                [c.chunk_id for c in doc.chunks],
+            )
         return {row["chunk_id"] for row in rows}
 
     async def apply_version(
         self, doc: DocumentChunked, vectors: dict[uuid.UUID, list[float]]
     ) -> VersionApplied:
         """Replace the document's chunks by this version's, unless a newer version is live."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with tenant_transaction(self._pool, doc.tenant) as conn:
             live = await conn.fetchval(
                 "SELECT version FROM pillars_documents WHERE tenant = $1 AND document_id = $2 "
                 "FOR UPDATE",

@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from services.evaluator.ports import ArmSample
+from shared.kit.db_tenancy import all_tenants_transaction
 
 __all__ = ["fetch_arm_samples"]
 
@@ -66,7 +67,7 @@ async def fetch_arm_samples(pool: asyncpg.Pool, since: datetime | None) -> list[
     outcomes and its labels counted by prediction time; shadow arms' after the live ones,
     with their labels only (clicks and ratings are about the answer the user saw)."""
     samples = []
-    async with pool.acquire() as conn:
+    async with all_tenants_transaction(pool) as conn:  # sums per arm over every tenant
         outcomes = {(r["experiment"], r["variant"]): r for r in await conn.fetch(_OUTCOMES, since)}
         for table, shadow in _TABLES:
             scores = await conn.fetch(_SCORES.format(table=table), since)

@@ -13,6 +13,7 @@ import asyncpg
 from services.evaluator.config import LoopModel
 from shared.contracts.events import LoopDecision, ModelRegistered
 from shared.kit.db import apply_schema
+from shared.kit.db_tenancy import grants_ddl
 
 __all__ = ["DDL", "PgLoopJournal"]
 
@@ -43,7 +44,16 @@ CREATE TABLE IF NOT EXISTS evaluator_loop_models (
     body jsonb NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
-"""
+""" + "\n".join(
+    [
+        grants_ddl(
+            "SELECT, INSERT, UPDATE",
+            ["evaluator_loop_steps", "evaluator_loop_registrations", "evaluator_loop_models"],
+            ["evaluator"],
+        ),
+        grants_ddl("USAGE", ["SEQUENCE evaluator_loop_steps_id_seq"], ["evaluator"]),
+    ]
+)
 
 
 class PgLoopJournal:

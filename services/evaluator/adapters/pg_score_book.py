@@ -14,6 +14,7 @@ from services.evaluator.adapters.pg_score_tables import DDL
 from services.evaluator.ports import ArmSample, OutcomeRecord, PredictionScore, VariantTotals
 from shared.contracts.events import DriftReport, Evaluation
 from shared.kit.db import apply_schema
+from shared.kit.db_tenancy import all_tenants_transaction, tenant_transaction
 
 __all__ = ["PgScoreBook"]
 
@@ -50,7 +51,7 @@ class PgScoreBook:
 
     async def record(self, score: PredictionScore) -> VariantTotals:
         """Store `score` once; a replayed prediction leaves the totals as they are."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with tenant_transaction(self._pool, score.tenant) as conn:
             inserted = await conn.fetchval(
                 "INSERT INTO evaluator_scores (tenant, request_id, experiment, variant, "
                 "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
@@ -82,32 +83,34 @@ class PgScoreBook:
 
     async def record_shadow(self, score: PredictionScore) -> bool:
         """Store a shadow arm's score once per (tenant, request, arm)."""
-        inserted = await self._pool.fetchval(
-            "INSERT INTO evaluator_shadow_scores (tenant, request_id, experiment, variant, "
-            "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
-            "occurred_at, judge_score, fallback, serving_ms) VALUES ($1, $2, $3, $4, $5, $6, "
-            "$7, $8, $9, $10, coalesce($11, now()), $12, $13, $14) "
-            "ON CONFLICT DO NOTHING RETURNING true",
-            *_columns(score),
-        )
+        async with tenant_transaction(self._pool, score.tenant) as conn:
+            inserted = await conn.fetchval(
+                "INSERT INTO evaluator_shadow_scores (tenant, request_id, experiment, variant, "
+                "retrieval_relevance, top_score, groundedness, latency_ms, cost_usd, answer, "
+                "occurred_at, judge_score, fallback, serving_ms) VALUES ($1, $2, $3, $4, $5, "
+                "$6, $7, $8, $9, $10, coalesce($11, now()), $12, $13, $14) "
+                "ON CONFLICT DO NOTHING RETURNING true",
+                *_columns(score),
+            )
         return bool(inserted)
 
     async def record_outcome(self, outcome: OutcomeRecord) -> bool:
         """Store an outcome once per (tenant, feedback id)."""
-        inserted = await self._pool.fetchval(
-            "INSERT INTO evaluator_outcomes VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-            "ON CONFLICT DO NOTHING RETURNING true",
-            outcome.tenant,
-            outcome.feedback_id,
-            outcome.request_id,
-            outcome.experiment,
-            outcome.variant,
-            outcome.kind,
-            outcome.value_number,
-            outcome.value_text,
-            outcome.verdict,
-            outcome.occurred_at,
-        )
+        async with tenant_transaction(self._pool, outcome.tenant) as conn:
+            inserted = await conn.fetchval(
+                "INSERT INTO evaluator_outcomes VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                "ON CONFLICT DO NOTHING RETURNING true",
+                outcome.tenant,
+                outcome.feedback_id,
+                outcome.request_id,
+                outcome.experiment,
+                outcome.variant,
+                outcome.kind,
+                outcome.value_number,
+                outcome.value_text,
+                outcome.verdict,
+                outcome.occurred_at,
+            )
         return bool(inserted)
 
     async def arm_samples(self, since: datetime | None) -> list[ArmSample]:
@@ -148,27 +151,29 @@ class PgScoreBook:
         vector: Sequence[float],
     ) -> None:
         """Keep a request's query embedding once."""
-        await self._pool.execute(
-            "INSERT INTO evaluator_queries VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            tenant,
-            request_id,
-            experiment,
-            occurred_at,
-            np.asarray(vector, dtype=np.float32),
-        )
+        async with tenant_transaction(self._pool, tenant) as conn:
+            await conn.execute(
+                "INSERT INTO evaluator_queries VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                tenant,
+                request_id,
+                experiment,
+                occurred_at,
+                np.asarray(vector, dtype=np.float32),
+            )
 
     async def query_vectors(
         self, experiment: str, since: datetime, until: datetime, limit: int
     ) -> npt.NDArray[np.float64]:
         """Return a random sample of the experiment's query embeddings in [since, until)."""
-        rows = await self._pool.fetch(
-            "SELECT embedding FROM evaluator_queries WHERE experiment = $1 "
-            "AND occurred_at >= $2 AND occurred_at < $3 ORDER BY random() LIMIT $4",
-            experiment,
-            since,
-            until,
-            limit,
-        )
+        async with all_tenants_transaction(self._pool) as conn:
+            rows = await conn.fetch(
+                "SELECT embedding FROM evaluator_queries WHERE experiment = $1 "
+                "AND occurred_at >= $2 AND occurred_at < $3 ORDER BY random() LIMIT $4",
+                experiment,
+                since,
+                until,
+                limit,
+            )
         if not rows:
             return np.empty((0, 0))
         return np.vstack([np.asarray(r["embedding"].to_numpy(), dtype=np.float64) for r in rows])
@@ -193,7 +198,8 @@ class PgScoreBook:
             )
         else:
             raise ValueError(f"unknown category {what!r}")
-        rows = await self._pool.fetch(query, experiment, since, until)
+        async with all_tenants_transaction(self._pool) as conn:
+            rows = await conn.fetch(query, experiment, since, until)
         return {row["category"]: row["n"] for row in rows}
 
     async def save_report(self, evaluations: Sequence[Evaluation]) -> None:

@@ -3,7 +3,18 @@ query embeddings."""
 
 from __future__ import annotations
 
-__all__ = ["DDL"]
+from shared.kit.db_tenancy import grants_ddl, tenant_policy_ddl
+
+__all__ = ["DDL", "TENANT_TABLES"]
+
+# Keyed by tenant, so under row-level security; the others hold sums over tenants.
+TENANT_TABLES = (
+    "evaluator_scores",
+    "evaluator_shadow_scores",
+    "evaluator_outcomes",
+    "evaluator_queries",
+)
+_SUMS = ("evaluator_variant_totals", "evaluator_ab_state", "evaluator_reports")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS evaluator_scores (
@@ -98,4 +109,10 @@ CREATE TABLE IF NOT EXISTS evaluator_queries (
     PRIMARY KEY (tenant, request_id)
 );
 CREATE INDEX IF NOT EXISTS evaluator_queries_time ON evaluator_queries (experiment, occurred_at);
-"""
+""" + "\n".join(
+    [
+        tenant_policy_ddl(*TENANT_TABLES),
+        grants_ddl("SELECT, INSERT, UPDATE", [*TENANT_TABLES, *_SUMS], ["evaluator"]),
+        grants_ddl("USAGE", ["SEQUENCE evaluator_reports_id_seq"], ["evaluator"]),
+    ]
+)

@@ -2,13 +2,15 @@
 
 - `POST /v1/feedback`: one Feedback as JSON, validated exactly as on the `feedback` topic,
   then published there (202); 400 for a body that is not JSON, 422 with the validation
-  errors for one that is not valid feedback, 401 without a known bearer token.
+  errors for one that is not valid feedback, 401 without a known token, 403 for a session
+  call without the page's CSRF token, 413 over the body limit, 429 over the rate limit.
 - `GET /v1/review/queue`: the predictions waiting for review (request, passages with their
-  scores, answer, why queued).
-- `GET /review`: the review page. It asks for the token, lists the queue, and posts each
-  verdict (correct/incorrect, relevance 1-5, optional correction) as `review` feedback.
+  scores, answer, why queued), across tenants: a token is the platform's reviewers'.
+- `GET /review`: the review page to a logged-in reviewer, else the login form (401);
+  `POST /review/login` takes a token and sets the session cookie; `POST /review/logout`.
 - `GET /healthz`.
 
+What guards them (tokens, sessions, CSRF, limits, security headers) is `http_guard`.
 Replicas share one port (SO_REUSEPORT): the kernel spreads connections between them.
 """
 
@@ -16,19 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
+from urllib.parse import parse_qs
 
 import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from services.feedback.adapters.http_guard import (
+    SESSION_COOKIE,
+    Guard,
+    HttpLimits,
+    Refused,
+    SecurityHeaders,
+    page_policy,
+)
 from services.feedback.ports import KnownPrediction
 from shared.contracts.events import Feedback
 
@@ -39,20 +50,7 @@ Queue = Callable[[int], Awaitable[list[KnownPrediction]]]
 
 
 def _error(status: int, message: str, **extra: object) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="pillars"'} if status == 401 else None
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
-
-
-def _authorised(request: Request, tokens: Sequence[str]) -> JSONResponse | None:
-    """Return the 401 to send, or None when the request carries a known bearer token."""
-    if not tokens:
-        return _error(401, "no tokens are configured: set PILLARS_FEEDBACK_TOKENS")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return _error(401, "send `Authorization: Bearer <token>`")
-    if not any(hmac.compare_digest(token.encode(), t.encode()) for t in tokens):
-        return _error(401, "unknown token")
-    return None
+    return JSONResponse({"error": message, **extra}, status_code=status)
 
 
 def _item(known: KnownPrediction) -> dict[str, object]:
@@ -72,41 +70,91 @@ def _item(known: KnownPrediction) -> dict[str, object]:
     }
 
 
-def build_http_app(*, tokens: Sequence[str], submit: Submit, queue: Queue) -> Starlette:
+def _feedback(body: bytes) -> Feedback:
+    """Return the Feedback in `body`, or raise Refused (400, 422) saying what is wrong."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Refused(400, f"the body is not JSON: {exc}") from None
+    try:
+        return Feedback.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise Refused(422, "not valid feedback", details=details) from None
+
+
+class _Pages:
+    """The review page and the login form, each with the CSP that fits it."""
+
+    def __init__(self) -> None:
+        folder = resources.files("services.feedback")
+        self.review = folder.joinpath("review.html").read_text("utf-8")
+        self.login = folder.joinpath("login.html").read_text("utf-8")
+
+    def review_page(self, csrf: str) -> HTMLResponse:
+        html = self.review.replace("__CSRF__", csrf)  # hex: nothing to escape
+        return HTMLResponse(html, headers={"Content-Security-Policy": page_policy(html)})
+
+    def login_page(self, message: str, status: int = 401, css: str = "meta") -> HTMLResponse:
+        # `message` is one of this module's own sentences, never the request's text
+        html = self.login.replace("__MESSAGE__", message).replace("__CLASS__", css)
+        headers = {"Content-Security-Policy": page_policy(html)}
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def build_http_app(
+    *, tokens: Sequence[str], submit: Submit, queue: Queue, limits: HttpLimits | None = None
+) -> Starlette:
     """Return the ASGI app; `submit` publishes a valid feedback, `queue` lists the review queue."""
-    page = resources.files("services.feedback").joinpath("review.html").read_text("utf-8")
+    guard = Guard(tokens, limits or HttpLimits())
+    pages = _Pages()
+    session_s = (limits or HttpLimits()).session_s
 
     async def post_feedback(request: Request) -> Response:
-        if (refused := _authorised(request, tokens)) is not None:
-            return refused
-        try:
-            body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error(400, f"the body is not JSON: {exc}")
-        try:
-            feedback = Feedback.model_validate(body)
-        except ValidationError as exc:
-            details = [
-                {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            return _error(422, "not valid feedback", details=details)
+        guard.caller(request)
+        feedback = _feedback(await guard.body(request))
         await submit(feedback)
         return JSONResponse(
             {"status": "accepted", "feedback_id": feedback.feedback_id}, status_code=202
         )
 
     async def review_queue(request: Request) -> Response:
-        if (refused := _authorised(request, tokens)) is not None:
-            return refused
+        guard.caller(request)
         try:
             limit = min(500, max(1, int(request.query_params.get("limit", "50"))))
         except ValueError:
             return _error(400, "limit must be a number")
         return JSONResponse({"items": [_item(k) for k in await queue(limit)]})
 
-    async def review_page(_: Request) -> Response:
-        return HTMLResponse(page)
+    async def review_page(request: Request) -> Response:
+        session = guard.session(request)
+        if session is None:
+            return pages.login_page("Log in with a feedback API token to review predictions.")
+        return pages.review_page(session[1])
+
+    async def login(request: Request) -> Response:
+        guard.same_origin(request)
+        guard.throttle(f"login:{request.client.host if request.client else '?'}")
+        form = parse_qs((await guard.body(request)).decode("utf-8", "replace"))
+        token = (form.get("token") or [""])[0]
+        if not guard.known(token):
+            return pages.login_page("Unknown token.", css="error")
+        cookie, _ = guard.session_cookie(token)
+        reply = RedirectResponse("/review", status_code=303)
+        secure = request.url.scheme == "https"
+        reply.set_cookie(
+            SESSION_COOKIE, cookie, session_s, httponly=True, samesite="strict", secure=secure
+        )
+        return reply
+
+    async def logout(request: Request) -> Response:
+        guard.same_origin(request)
+        reply = RedirectResponse("/review", status_code=303)
+        reply.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+        return reply
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -116,9 +164,18 @@ def build_http_app(*, tokens: Sequence[str], submit: Submit, queue: Queue) -> St
             Route("/v1/feedback", post_feedback, methods=["POST"]),
             Route("/v1/review/queue", review_queue, methods=["GET"]),
             Route("/review", review_page, methods=["GET"]),
+            Route("/review/login", login, methods=["POST"]),
+            Route("/review/logout", logout, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={Refused: _refused},
     )
+
+
+async def _refused(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    return exc.response()
 
 
 class HttpServer:

@@ -8,6 +8,7 @@ import asyncpg
 import numpy as np
 
 from shared.contracts.events import RetrievedChunk
+from shared.kit.db_tenancy import tenant_transaction
 
 __all__ = ["PgRetriever"]
 
@@ -25,13 +26,11 @@ class PgRetriever:
     ) -> list[RetrievedChunk]:
         """Return up to `k` of the tenant's chunks, most similar first (`ef_search`: this
         search's HNSW candidate list, else the configured one)."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(  # one round trip for both of this search's settings
-                "SELECT set_config('hnsw.ef_search', $1, true), "
-                "set_config('hnsw.iterative_scan', $2, true)",
-                str(ef_search or self._ef_search),
-                self._iterative_scan,
-            )
+        search = {
+            "hnsw.ef_search": str(ef_search or self._ef_search),
+            "hnsw.iterative_scan": self._iterative_scan,
+        }  # set with the tenant in one round trip
+        async with tenant_transaction(self._pool, tenant, **search) as conn:
             rows = await conn.fetch(
                 "SELECT chunk_id, document_id, title, source, text, "
                 "1 - (embedding <=> $1) AS score FROM pillars_chunks "

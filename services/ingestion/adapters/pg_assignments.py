@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from shared.kit.db import apply_schema
+from shared.kit.db_tenancy import grants_ddl
 
 __all__ = ["PgAssignments"]
 
@@ -19,7 +20,7 @@ CREATE TABLE IF NOT EXISTS experiment_assignments (
     assigned_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (experiment, unit)
 );
-"""
+""" + grants_ddl("SELECT, INSERT, UPDATE", ["experiment_assignments"], ["ingestion"])
 
 # Keep a live remembered arm, else (a new unit, or its arm is gone) remember the proposed
 # one; one round trip. Two replicas meeting the same new unit at once both answer with

@@ -8,6 +8,7 @@ import asyncpg
 
 from shared.contracts.events import ModelRegistered
 from shared.kit.db import apply_schema
+from shared.kit.db_tenancy import grants_ddl
 
 __all__ = ["PgTrainingRuns"]
 
@@ -19,7 +20,7 @@ CREATE TABLE IF NOT EXISTS trainer_runs (
     answer jsonb NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
-"""
+""" + grants_ddl("SELECT, INSERT", ["trainer_runs"], ["trainer"])
 
 
 class PgTrainingRuns:

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from shared.kit.deadletter import Rejected
 from shared.kit.metrics import KafkaMetrics, MetricsEndpoint
+from shared.kit.settings import PillarsSettings
 
 pytestmark = pytest.mark.observability
 
@@ -118,3 +119,20 @@ def test_no_port_means_no_endpoint(tmp_path: Path) -> None:
     endpoint.stop()
     assert endpoint.url is None
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.security
+def test_the_endpoint_listens_on_loopback_unless_told_otherwise(tmp_path: Path) -> None:
+    assert PillarsSettings().metrics_host == "127.0.0.1"
+    endpoint = MetricsEndpoint("inference", 0, None)
+    endpoint.start()
+    try:
+        assert endpoint._server.server_address[0] == "127.0.0.1"
+    finally:
+        endpoint.stop()
+    anywhere = MetricsEndpoint("inference", 0, None, host="0.0.0.0")
+    anywhere.start()
+    try:
+        assert anywhere._server.server_address[0] == "0.0.0.0"
+    finally:
+        anywhere.stop()

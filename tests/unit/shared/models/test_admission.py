@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from shared.models.admission import (
 )
 from shared.models.allowlist import ALLOWED_TYPES
 from shared.models.classifiers import load_classifier
-from shared.models.registry import Format, ModelRecord
+from shared.models.registry import Format, ModelRecord, signature_of, with_sha256
 
 PICKLES_ON = AdmissionPolicy(allow_pickle=True)
 
@@ -205,3 +206,48 @@ def test_examine_lists_what_a_skops_file_would_construct(tmp_path: Path) -> None
     )
     assert examination.refusal is None
     assert "sklearn.linear_model._logistic.LogisticRegression" in examination.constructs
+
+
+KEY = b"registry signing key"
+SIGNED = AdmissionPolicy(signing_key=KEY)
+
+
+@pytest.mark.security
+def test_a_signed_artifact_is_admitted_and_every_forgery_is_refused_before_reading(
+    tmp_path: Path,
+) -> None:
+    artifact = tmp_path / "model.skops"
+    skops.io.dump(fitted(), artifact)
+    signed = with_sha256(record(artifact, "skops"), KEY)
+    assert signed.signature == signature_of("m", signed.sha256 or "", KEY)
+    assert admit(signed, SIGNED).record == signed
+    refusals = [
+        ("is not signed", replace(signed, signature=None)),
+        ("bad signature", with_sha256(replace(signed, signature=None), b"another key")),
+        # the record re-pointed at other bytes: its digest no longer matches the signature
+        ("bad signature", replace(signed, sha256=hashlib.sha256(b"other").hexdigest())),
+        # a signature is about one model's name: it does not move to another
+        ("bad signature", replace(signed, name="other")),
+    ]
+    for reason, forged in refusals:
+        with pytest.raises(ModelRefused, match=reason):
+            admit(forged, SIGNED)
+    # without a key configured the digest alone is checked
+    assert admit(replace(signed, signature="0" * 64)).record.name == "m"
+
+
+@pytest.mark.security
+def test_a_tampered_signed_artifact_is_refused_with_the_reason(tmp_path: Path) -> None:
+    artifact = tmp_path / "model.skops"
+    skops.io.dump(fitted(), artifact)
+    signed = with_sha256(record(artifact, "skops"), KEY)
+    artifact.write_bytes(artifact.read_bytes() + b"\0")
+    with pytest.raises(ModelRefused, match="changed since it was registered"):
+        admit(signed, SIGNED)
+
+
+def test_the_signing_key_comes_from_the_settings_and_is_never_shown() -> None:
+    settings = InferenceSettings(model_signing_key="s3cret-key")
+    policy = AdmissionPolicy.from_settings(settings)
+    assert policy.signing_key == b"s3cret-key"
+    assert "s3cret" not in repr(policy) + repr(settings)
