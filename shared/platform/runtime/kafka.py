@@ -11,7 +11,6 @@ import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +20,7 @@ from shared.platform.acls import ADMIN
 from shared.platform.runtime.errors import EmbeddedServer, MissingTool, RuntimeSetupError, log_tail
 from shared.platform.runtime.host import accepts_connections, die_with_parent, free_port, port_free
 from shared.platform.runtime.kafka_config import (
+    KafkaPaths,
     Quorum,
     new_cluster_id,
     plaintext_listeners,
@@ -37,29 +37,6 @@ log = logging.getLogger(__name__)
 LOG4J2_CONFIG = Path(__file__).with_name("log4j2.xml")
 
 _STOP_GRACE_S = 30.0
-
-
-@dataclass(frozen=True)
-class KafkaPaths:
-    """Where a broker's jars and its data (log dirs, ports, logs) live."""
-
-    jars_dir: Path
-    data_dir: Path
-
-    @property
-    def log_dirs(self) -> Path:
-        """Return the Kafka log dir (topic data and the KRaft metadata log)."""
-        return self.data_dir / "logs"
-
-    @property
-    def log_file(self) -> Path:
-        """Return the broker's own log, written by log4j2."""
-        return self.data_dir / "kafka.log"
-
-    @property
-    def console_file(self) -> Path:
-        """Return the JVM's stdout/stderr, where start-up crashes show up."""
-        return self.data_dir / "kafka.out"
 
 
 class EmbeddedKafka(EmbeddedServer):

@@ -1,4 +1,5 @@
-"""A KRaft node's server.properties: one standalone node, or one node of a cluster."""
+"""A KRaft node's server.properties (one standalone node, or one node of a cluster) and
+where its files live."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Quorum", "new_cluster_id", "plaintext_listeners", "server_properties"]
+__all__ = ["KafkaPaths", "Quorum", "new_cluster_id", "plaintext_listeners", "server_properties"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,26 @@ def plaintext_listeners(
         "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "inter.broker.listener.name=PLAINTEXT",
     ]
+
+
+@dataclass(frozen=True)
+class KafkaPaths:
+    """Where a broker's jars and its data (log dirs, ports, logs) live."""
+
+    jars_dir: Path
+    data_dir: Path
+
+    @property
+    def log_dirs(self) -> Path:
+        """Return the Kafka log dir (topic data and the KRaft metadata log)."""
+        return self.data_dir / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        """Return the broker's own log, written by log4j2."""
+        return self.data_dir / "kafka.log"
+
+    @property
+    def console_file(self) -> Path:
+        """Return the JVM's stdout/stderr, where start-up crashes show up."""
+        return self.data_dir / "kafka.out"
