@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from services.embedding.ports import VersionApplied
 from services.evaluator.ports import PredictionScore, VariantTotals
 from services.feedback.ports import KnownPrediction
-from shared.contracts.events import DocumentChunked, ModelRef, RetrievedChunk
+from shared.contracts.events import DocumentChunked, ModelRef, Prediction, RetrievedChunk
 
 
 class FakeEncoder:
@@ -152,3 +152,16 @@ class InMemoryAssignments:
         if self.rows.get((experiment, unit)) not in live:
             self.rows[(experiment, unit)] = proposed
         return self.rows[(experiment, unit)]
+
+
+class InMemoryAnswers:
+    """Inference's AnswerLedger in memory: the first answer kept per (tenant, event id)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, uuid.UUID], Prediction] = {}
+
+    async def recall(self, tenant: str, event_id: uuid.UUID) -> Prediction | None:
+        return self.kept.get((tenant, event_id))
+
+    async def keep(self, prediction: Prediction) -> Prediction:
+        return self.kept.setdefault((prediction.tenant, prediction.event_id), prediction)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from services.inference.bootstrap import InferenceDependencies
-from services.inference.handlers import answer_request, shadow_requests
+from services.inference.handlers import answer_request, prediction_id, shadow_requests
 from services.inference.metrics import observe
 from shared.contracts.events import BlockRun, Prediction, RequestEmbedded
 from shared.kit.openinference import (
@@ -48,6 +48,12 @@ async def answer_with_shadows(
 async def _answer(
     request: RequestEmbedded, deps: InferenceDependencies, publish: Publish, *, shadow: bool
 ) -> None:
+    # A redelivered request gets the answer it first got, not one computed again from an
+    # index or experiment that has changed since: one request, one content.
+    known = await deps.answers.recall(request.tenant, prediction_id(request))
+    if known is not None:
+        await publish(known)
+        return
     attributes = request_attributes(request) | {
         "input.value": request.query,
         "pillars.solution": request.solution,
@@ -61,6 +67,7 @@ async def _answer(
             trace_id=current_trace_id(),
             shadow=shadow,
         )
+        prediction = await deps.answers.keep(prediction)
         chain.set_attribute("output.value", prediction.answer)
         for block in prediction.blocks:
             if block.block in SPAN_KIND:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.inference.adapters.built_generators import BuiltGenerators
+from services.inference.adapters.pg_answers import PgAnswerLedger
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.adapters.registry_classifiers import RegistryClassifiers
 from services.inference.adapters.slowed_classifiers import SlowedClassifiers
@@ -17,7 +18,13 @@ from services.inference.adapters.traced_retriever import TracedRetriever
 from services.inference.config import InferenceSettings
 from services.inference.model_changes import IgnoredVersions
 from services.inference.pipeline import SolutionRunner
-from services.inference.ports import Classifiers, Generators, ModelVersions, Retriever
+from services.inference.ports import (
+    AnswerLedger,
+    Classifiers,
+    Generators,
+    ModelVersions,
+    Retriever,
+)
 from services.inference.solutions import Solution, SolutionError, arms_solutions
 from shared.contracts.events import utcnow
 from shared.experiment_store import ExperimentStore, LiveExperiment, PgExperimentStore
@@ -39,6 +46,7 @@ class InferenceDependencies:
     experiments: ExperimentStore
     experiment: LiveExperiment
     models: ModelVersions
+    answers: AnswerLedger
 
 
 @asynccontextmanager
@@ -52,6 +60,7 @@ async def bootstrap(
     generators: Generators | None = None,
     experiments: ExperimentStore | None = None,
     models: ModelVersions | None = None,
+    answers: AnswerLedger | None = None,
 ) -> AsyncIterator[InferenceDependencies]:
     """Build inference's dependencies; a test overrides any port (and then no Postgres is
     opened unless a real adapter still needs it). The experiment in force is the stored
@@ -59,7 +68,7 @@ async def bootstrap(
     here; the generators they use load now, before the first request rather than during
     it."""
     async with AsyncExitStack() as stack:
-        if retriever is None or classifiers is None or experiments is None:
+        if retriever is None or classifiers is None or experiments is None or answers is None:
             pool = await stack.enter_async_context(
                 open_pool(settings.dsn, service=settings.database_service("inference"))
             )
@@ -78,6 +87,10 @@ async def bootstrap(
                 store = PgExperimentStore(pool)
                 await store.create_schema()
                 experiments = store
+            if answers is None:
+                ledger = PgAnswerLedger(pool, keep_s=settings.answers_keep_s)
+                await ledger.create_schema()
+                answers = ledger
         live = await _in_force(experiments, settings, solutions)
         if generators is None:
             built = BuiltGenerators()
@@ -90,7 +103,14 @@ async def bootstrap(
         traced = TracedRetriever(retriever, tracer, ef_search=settings.hnsw_ef_search)
         runner = SolutionRunner(traced, classifiers, generators, utcnow)
         yield InferenceDependencies(
-            settings, solutions, runner, tracer, experiments, live, models or IgnoredVersions()
+            settings,
+            solutions,
+            runner,
+            tracer,
+            experiments,
+            live,
+            models or IgnoredVersions(),
+            answers,
         )
 
 

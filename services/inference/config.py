@@ -35,6 +35,12 @@ class InferenceSettings(ModelSettings):
         ge=1,
         description="HNSW search candidate list (200: top-10 overlap with exact search >= 0.977).",
     )
+    answers_keep_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Seconds each answer is kept by its event id, so a request redelivered "
+        "after a crash is answered again with the answer it first got.",
+    )
     test_model_delays_ms: dict[str, float] = Field(
         default_factory=dict,
         description="Test only: a delay before each use of a model version, as JSON "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -9,7 +10,7 @@ from services.inference.pipeline import Answer, SolutionRunner
 from services.inference.solutions import Solution
 from shared.contracts.events import Prediction, RequestEmbedded, Stage, derived_id, utcnow
 
-__all__ = ["SERVICE", "UnknownSolution", "answer_request", "shadow_requests"]
+__all__ = ["SERVICE", "UnknownSolution", "answer_request", "prediction_id", "shadow_requests"]
 
 SERVICE = "inference"
 
@@ -63,6 +64,12 @@ def shadow_requests(request: RequestEmbedded) -> list[RequestEmbedded]:
     ]
 
 
+def prediction_id(request: RequestEmbedded) -> uuid.UUID:
+    """Return the event id of the prediction answering `request` (a shadow arm's request
+    has its own event id, so its prediction too)."""
+    return derived_id(request.event_id, "predicted")
+
+
 def prediction(
     request: RequestEmbedded,
     solution: Solution,
@@ -76,7 +83,7 @@ def prediction(
     """Return the prediction event for `answer`, with the request's provenance."""
     return request.derive(
         Prediction,
-        event_id=derived_id(request.event_id, "predicted"),
+        event_id=prediction_id(request),
         answer=answer.text,
         sources=answer.sources,
         model=answer.model,

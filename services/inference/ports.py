@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from shared.contracts.events import RetrievedChunk
+from shared.contracts.events import Prediction, RetrievedChunk
 
 if TYPE_CHECKING:
     from shared.generators import Generator, GeneratorBlock
@@ -49,4 +50,19 @@ class ModelVersions(Protocol):
 
     def forget_production(self, name: str | None) -> None:
         """Look `name`'s (None: every model's) production version up again at its next use."""
+        ...
+
+
+class AnswerLedger(Protocol):
+    """The answers given, kept by their event id: a request redelivered after a crash is
+    answered again with the answer it first got, not a new one computed from an index (or
+    an experiment) that has changed since."""
+
+    async def recall(self, tenant: str, event_id: uuid.UUID) -> Prediction | None:
+        """Return the answer kept under `event_id`, if one was."""
+        ...
+
+    async def keep(self, prediction: Prediction) -> Prediction:
+        """Keep `prediction` unless an answer with its event id was kept first (another
+        replica answered the same request meanwhile); return the one kept."""
         ...

@@ -20,6 +20,7 @@ from services.evaluator.adapters.pg_score_tables import TENANT_TABLES
 from services.evaluator.ports import OutcomeRecord, PredictionScore
 from services.feedback.adapters.pg_ledger import PgPredictionLedger
 from services.feedback.ports import KnownPrediction
+from services.inference.adapters.pg_answers import PgAnswerLedger
 from shared.contracts.events import Chunk, DocumentChunked
 from shared.kit.db import create_pool
 from shared.kit.db_tenancy import (
@@ -32,6 +33,7 @@ from shared.labels import PgLabelStore
 from shared.labels.snapshot import LabelRow
 from shared.models.pg_registry import PgModelRegistry
 from shared.platform.runtime.stack import Endpoints
+from tests.unit.evaluator.test_handlers import prediction
 
 pytestmark = pytest.mark.security
 
@@ -41,6 +43,7 @@ READERS = {
     "pillars_documents": ("embedding",),
     "pillars_chunks": ("embedding", "inference"),
     "feedback_predictions": ("feedback",),
+    "inference_answers": ("inference",),
     "training_labels": ("feedback", "evaluator", "trainer"),
     **dict.fromkeys(TENANT_TABLES, ("evaluator",)),
 }
@@ -82,13 +85,20 @@ async def write_rows(pools: dict[str, asyncpg.Pool], tenant: str) -> None:
         OutcomeRecord(tenant, "f1", "r1", tenant, "a", "label", None, "x", None, now)
     )
     await book.record_query(tenant, "r1", tenant, now, [1.0] + [0.0] * (DIM - 1))
+    answered = prediction("r1", [0.5]).model_copy(update={"tenant": tenant})
+    await PgAnswerLedger(pools["inference"]).keep(answered)
 
 
 async def test_an_unfiltered_query_sees_only_the_declared_tenant_on_every_table(
     pool: asyncpg.Pool, pools: dict[str, asyncpg.Pool]
 ) -> None:
     await PgChunkStore(pool).create_schema(DIM, 16, 64)
-    for schema in (PgPredictionLedger(pool), PgLabelStore(pool), PgScoreBook(pool)):
+    for schema in (
+        PgPredictionLedger(pool),
+        PgLabelStore(pool),
+        PgScoreBook(pool),
+        PgAnswerLedger(pool),
+    ):
         await schema.create_schema()
     mine, theirs = f"rls{uuid.uuid4().hex[:8]}a", f"rls{uuid.uuid4().hex[:8]}b"
     await write_rows(pools, mine)

@@ -8,6 +8,7 @@ from services.evaluator.adapters.pg_score_book import PgScoreBook
 from services.evaluator.handlers import evaluate_prediction
 from services.feedback.adapters.pg_ledger import PgPredictionLedger
 from services.feedback.handlers import remember_prediction
+from services.inference.adapters.pg_answers import PgAnswerLedger
 from tests.unit.evaluator.test_handlers import prediction
 
 
@@ -40,3 +41,17 @@ async def test_ledger_remembers_prediction_and_trace(pool: asyncpg.Pool, tenant:
     assert known.traceparent == traceparent
     assert known.variant == "a"
     assert await ledger.find(tenant, "missing") is None
+
+
+async def test_answers_are_kept_once_per_event_id_and_per_tenant(
+    pool: asyncpg.Pool, tenant: str
+) -> None:
+    answers = PgAnswerLedger(pool)
+    await answers.create_schema()
+    first = prediction("r1", [0.5]).model_copy(update={"tenant": tenant})
+    later = first.model_copy(update={"answer": "computed again, differently"})
+    assert await answers.recall(tenant, first.event_id) is None
+    assert await answers.keep(first) == first
+    assert await answers.keep(later) == first  # the first answer stays the answer
+    assert await answers.recall(tenant, first.event_id) == first
+    assert await answers.recall(f"{tenant}-other", first.event_id) is None

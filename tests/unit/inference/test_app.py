@@ -20,6 +20,7 @@ from services.inference.config import InferenceSettings
 from services.inference.solutions import SolutionError, load_solutions
 from shared.contracts.events import ExperimentChanged, ShadowArm
 from shared.experiments import Arm, Experiment
+from tests.fakes import InMemoryAnswers
 from tests.unit.inference.test_handlers import embedded, indexed
 from tests.unit.inference.test_pipeline import FakeClassifiers, FakeGenerators
 from tests.unit.shared.test_experiment_store import InMemoryExperimentStore
@@ -31,6 +32,7 @@ def assembled(
     """The bootstrap with fakes for every port (a test may give its own retriever)."""
     ports.setdefault("classifiers", FakeClassifiers())
     ports.setdefault("generators", FakeGenerators())
+    ports.setdefault("answers", InMemoryAnswers())
     return partial(
         bootstrap,
         settings,
@@ -137,3 +139,30 @@ async def test_a_stored_experiment_naming_a_missing_solution_stops_the_start() -
     with pytest.raises(SolutionError, match=r"in force \(v1, by cli\) cannot be served.*retired"):
         async with assembled(settings, store, retriever=await indexed("x"))():
             pass
+
+
+async def test_a_redelivered_request_gets_the_answer_it_first_got() -> None:
+    settings = InferenceSettings(kafka_bootstrap_servers="unused:9092")
+    index = await indexed("json dumps serializes objects", "cats purr softly")
+    answers = InMemoryAnswers()
+    store = InMemoryExperimentStore()
+    app = create_app(
+        settings, assemble=assembled(settings, store, retriever=index, answers=answers)
+    )
+    broker = app.broker
+    assert broker is not None
+    seen: list[dict[str, Any]] = []
+
+    @broker.subscriber("pillars.predictions.v1")
+    async def out(body: dict[str, Any]) -> None:
+        seen.append(body)
+
+    request = embedded("json dumps objects").model_copy(update={"solution": "rag-answerer"})
+    async with app.lifespan_context(), TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(request, "pillars.requests.embedded.v1", key=request.message_key)
+        index.chunks.clear()  # the index changes before the request comes again
+        await test_broker.publish(request, "pillars.requests.embedded.v1", key=request.message_key)
+    first, again = seen
+    assert first == again  # the same event id and the same content, not a new answer
+    assert first["answer"] == "json dumps serializes objects"
+    assert len(answers.kept) == 1
