@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 from shared.contracts.topics import Topic, topic_name
 from shared.kit.settings import bootstrap_list
 from shared.platform.runtime.host import accepts_connections
+from tests.chaos.oracle import answered, document, expected_chunks, read_all
 from tests.e2e.conftest import RunningPlatform, pillars_up
-from tests.e2e.test_cluster import answered, document, expected_chunks, read_all
 
 BROKER_SESSION_TIMEOUT_S = 9.0  # KRaft's broker.session.timeout.ms default, unchanged here
 
@@ -115,7 +115,7 @@ async def run(platform: RunningPlatform, brokers: int, quick: bool, kills: int) 
     sent: dict[str, float] = {}
     documents = 12
     for i in range(documents):
-        doc = json.dumps(document(i)).encode()
+        doc = json.dumps(document(tenant, i)).encode()
         await producer.send_and_wait(
             topic_name(Topic.DOCUMENTS), doc, key=f"{tenant}/doc-{i}".encode()
         )
@@ -156,12 +156,14 @@ async def run(platform: RunningPlatform, brokers: int, quick: bool, kills: int) 
             first = min((t for t in arrivals.values() if t > back_at), default=None)
             recoveries.append((first - back_at) if first else float("nan"))
     await producer.stop()
-    predictions = await read_all(bootstrap, Topic.PREDICTIONS, lambda e: len(answered(e)) >= n, 180)
+    predictions = await read_all(
+        bootstrap, Topic.PREDICTIONS, tenant, lambda e: len(answered(e)) >= n, 180
+    )
     seen = answered(predictions)
     watching.cancel()
     await watcher.stop()
     chunked = await read_all(
-        bootstrap, Topic.CHUNKS, lambda e: len(expected_chunks(e)) >= documents, 60
+        bootstrap, Topic.CHUNKS, tenant, lambda e: len(expected_chunks(e)) >= documents, 60
     )
     expected = expected_chunks(chunked)
     conn = await asyncpg.connect(platform.endpoints.database_url)

@@ -10,17 +10,17 @@ import os
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import psutil
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from shared.contracts.topics import Topic, topic_name
 from shared.kit.settings import bootstrap_list
+from tests.chaos.oracle import answered, document, expected_chunks, read_all
 from tests.e2e.conftest import RunningPlatform, pillars_up
 
 pytestmark = pytest.mark.cluster
@@ -47,11 +47,6 @@ def broker_pid(data_dir: Path, node: int) -> int:
     raise AssertionError(f"no JVM for broker {node} under {data_dir}")
 
 
-def document(i: int) -> dict[str, object]:
-    words = " ".join(f"topic{i} fact{j} about cluster durability" for j in range(40))
-    return {"tenant": TENANT, "document_id": f"doc-{i}", "text": words}
-
-
 async def send_load(producer: AIOKafkaProducer, kill: asyncio.Event) -> None:
     """Requests at a steady rate from a plain client (no event_id, as kcat sends them)."""
     started = time.monotonic()
@@ -65,45 +60,6 @@ async def send_load(producer: AIOKafkaProducer, kill: asyncio.Event) -> None:
         await asyncio.sleep(max(0.0, started + (i + 1) / RATE_PER_S - time.monotonic()))
 
 
-async def read_all(
-    bootstrap: list[str], topic: Topic, done: Callable[[list[dict[str, Any]]], bool], wait_s: float
-) -> list[dict[str, Any]]:
-    """Read the tenant's events on `topic` from the beginning until `done` (or `wait_s`)."""
-    consumer = AIOKafkaConsumer(
-        topic_name(topic), bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    events: list[dict[str, Any]] = []
-    await consumer.start()
-    try:
-        async with asyncio.timeout(wait_s):
-            async for record in consumer:
-                event = json.loads(record.value or b"{}")
-                if event.get("tenant") == TENANT:
-                    events.append(event)
-                if done(events):
-                    break
-    except TimeoutError:
-        pass
-    finally:
-        await consumer.stop()
-    return events
-
-
-def answered(events: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Return each request's distinct predictions (event id and answer)."""
-    seen: dict[str, set[str]] = defaultdict(set)
-    for prediction in events:
-        seen[prediction["request_id"]].add(
-            json.dumps([prediction["event_id"], prediction["answer"]])
-        )
-    return seen
-
-
-def expected_chunks(events: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Return each document's chunk ids as ingestion last cut it."""
-    return {e["document_id"]: {c["chunk_id"] for c in e["chunks"]} for e in events}
-
-
 async def test_a_broker_killed_under_load_loses_nothing(cluster: RunningPlatform) -> None:
     bootstrap = bootstrap_list(cluster.endpoints.kafka_bootstrap_servers)
     assert len(bootstrap) == 3
@@ -114,7 +70,7 @@ async def test_a_broker_killed_under_load_loses_nothing(cluster: RunningPlatform
         for i in range(DOCUMENTS):
             await producer.send_and_wait(
                 topic_name(Topic.DOCUMENTS),
-                json.dumps(document(i)).encode(),
+                json.dumps(document(TENANT, i)).encode(),
                 key=f"{TENANT}/doc-{i}".encode(),
             )
         load = asyncio.create_task(send_load(producer, kill))
@@ -125,7 +81,7 @@ async def test_a_broker_killed_under_load_loses_nothing(cluster: RunningPlatform
     finally:
         await producer.stop()
     predictions = await read_all(
-        bootstrap, Topic.PREDICTIONS, lambda e: len(answered(e)) >= REQUESTS, wait_s=180
+        bootstrap, Topic.PREDICTIONS, TENANT, lambda e: len(answered(e)) >= REQUESTS, wait_s=180
     )
     seen = answered(predictions)
     lost = [f"r-{i}" for i in range(REQUESTS) if f"r-{i}" not in seen]
@@ -136,7 +92,7 @@ async def test_a_broker_killed_under_load_loses_nothing(cluster: RunningPlatform
     assert "Kafka broker 2 crashed; restarted" in (cluster.data_dir / "pillars-up.out").read_text()
 
     chunked = await read_all(
-        bootstrap, Topic.CHUNKS, lambda e: len(expected_chunks(e)) >= DOCUMENTS, wait_s=60
+        bootstrap, Topic.CHUNKS, TENANT, lambda e: len(expected_chunks(e)) >= DOCUMENTS, wait_s=60
     )
     expected = expected_chunks(chunked)
     assert len(expected) == DOCUMENTS
