@@ -55,7 +55,9 @@ async def bootstrap(
             store = index = PgChunkStore(
                 await stack.enter_async_context(
                     open_pool(settings.dsn, service=settings.database_service("embedding"))
-                )
+                ),
+                text_configs=settings.text_search_configs,
+                default_text_config=settings.text_search_default,
             )
         if encoder is None:
             encoder = await asyncio.to_thread(load_encoder, settings)

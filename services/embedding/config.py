@@ -31,3 +31,14 @@ class EmbeddingSettings(EncoderSettings):
     )
     hnsw_m: int = Field(default=16, ge=2, description="HNSW graph degree.")
     hnsw_ef_construction: int = Field(default=64, ge=4, description="HNSW build candidate list.")
+    text_search_configs: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON: tenant -> Postgres text search configuration of its lexical index "
+        '(e.g. {"acme": "english"}); checked against pg_ts_config at start.',
+    )
+    text_search_default: str = Field(
+        default="simple",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="The text search configuration of tenants not in text_search_configs "
+        "(simple: no stemming nor stop words, right for any language).",
+    )

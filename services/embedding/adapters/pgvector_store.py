@@ -1,9 +1,10 @@
-"""The knowledge index in Postgres: chunks with vectors under an HNSW cosine index."""
+"""The knowledge index in Postgres: chunks with vectors under an HNSW cosine index and their
+lexemes under a GIN index, in one table, so one write keeps both sides in step."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 import numpy as np
@@ -13,7 +14,11 @@ from shared.contracts.events import DocumentChunked
 from shared.kit.db import apply_schema
 from shared.kit.db_tenancy import grants_ddl, tenant_policy_ddl, tenant_transaction
 
-__all__ = ["PgChunkStore", "schema_ddl"]
+__all__ = ["PgChunkStore", "TextSearchConfigError", "schema_ddl"]
+
+# The text search configuration of a tenant no setting names: no stemming, no stop words,
+# so it is right (if not the best) for every language and script.
+FALLBACK_TEXT_CONFIG = "simple"
 
 
 def schema_ddl(dimension: int, m: int, ef_construction: int, build_memory: str = "1GB") -> str:
@@ -40,6 +45,13 @@ def schema_ddl(dimension: int, m: int, ef_construction: int, build_memory: str =
         embedding vector({dimension}) NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now()
     );
+    -- The lexical side (added to an index built before it: the table is rewritten once).
+    ALTER TABLE pillars_chunks
+        ADD COLUMN IF NOT EXISTS text_config regconfig NOT NULL DEFAULT 'simple';
+    ALTER TABLE pillars_chunks ADD COLUMN IF NOT EXISTS lexemes tsvector
+        GENERATED ALWAYS AS (to_tsvector(text_config, text)) STORED;
+    CREATE INDEX IF NOT EXISTS pillars_chunks_lexemes_gin
+        ON pillars_chunks USING gin (lexemes);
     CREATE INDEX IF NOT EXISTS pillars_chunks_document
         ON pillars_chunks (tenant, document_id);
     CREATE INDEX IF NOT EXISTS pillars_chunks_embedding_hnsw
@@ -54,11 +66,31 @@ def schema_ddl(dimension: int, m: int, ef_construction: int, build_memory: str =
 _TABLES = ("pillars_documents", "pillars_chunks")
 
 
-class PgChunkStore:
-    """ChunkStore on asyncpg + pgvector; every version change is one transaction."""
+class TextSearchConfigError(ValueError):
+    """A tenant's text search configuration is not one Postgres knows."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+
+class PgChunkStore:
+    """ChunkStore on asyncpg + pgvector; every version change is one transaction.
+
+    `text_configs` maps a tenant to its Postgres text search configuration (`english`,
+    `german`...); other tenants get `default_text_config`.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        text_configs: Mapping[str, str] | None = None,
+        default_text_config: str = FALLBACK_TEXT_CONFIG,
+    ) -> None:
         self._pool = pool
+        self._text_configs = dict(text_configs or {})
+        self._default_text_config = default_text_config
+
+    def text_config(self, tenant: str) -> str:
+        """Return the text search configuration `tenant`'s chunks are indexed with."""
+        return self._text_configs.get(tenant, self._default_text_config)
 
     async def create_schema(
         self, dimension: int, m: int, ef_construction: int, build_memory: str = "1GB"
@@ -66,6 +98,17 @@ class PgChunkStore:
         """Create the tables and the HNSW index if they do not exist."""
         ddl = schema_ddl(dimension, m, ef_construction, build_memory)
         await apply_schema(self._pool, "embedding", ddl)
+        configs = sorted({self._default_text_config, *self._text_configs.values()})
+        known = await self._pool.fetch(
+            "SELECT cfgname FROM pg_ts_config WHERE cfgname = ANY($1::text[])", configs
+        )
+        unknown = sorted(set(configs) - {row["cfgname"] for row in known})
+        if unknown:
+            raise TextSearchConfigError(
+                f"unknown text search configuration(s) {unknown} in PILLARS_TEXT_SEARCH_CONFIGS "
+                f"or PILLARS_TEXT_SEARCH_DEFAULT: use one of `SELECT cfgname FROM pg_ts_config` "
+                f"(e.g. english, german, {FALLBACK_TEXT_CONFIG})"
+            )
 
     async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
         """Return which of `doc`'s chunk ids are already indexed."""
@@ -99,6 +142,7 @@ class PgChunkStore:
                 doc.deleted,
             )
             keep = [c.chunk_id for c in doc.chunks]
+            text_config = self.text_config(doc.tenant)
             removed = await conn.fetch(
                 "DELETE FROM pillars_chunks WHERE tenant = $1 AND document_id = $2 "
                 "AND NOT (chunk_id = ANY($3::uuid[])) RETURNING chunk_id",
@@ -117,6 +161,7 @@ class PgChunkStore:
                     doc.source,
                     c.text,
                     np.asarray(vectors[c.chunk_id], dtype=np.float32),
+                    text_config,
                 )
                 for c in doc.chunks
                 if c.chunk_id in vectors
@@ -126,14 +171,20 @@ class PgChunkStore:
 
 
 async def _copy_upsert(conn: asyncpg.Connection, rows: Sequence[tuple[object, ...]]) -> int:
-    """COPY rows into a session-local staging table, then insert the new ones; return how many."""
+    """COPY rows into a session-local staging table, then insert the new ones; return how many.
+
+    The lexemes are generated by the insert itself, from the same text, in the same
+    transaction: a chunk is never searchable one way and not the other.
+    """
     await conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS pillars_chunks_incoming "
-        "(LIKE pillars_chunks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        f"({_STAGING_COLUMNS}) ON COMMIT DELETE ROWS"
     )
     await conn.copy_records_to_table("pillars_chunks_incoming", records=rows, columns=_COPY_COLUMNS)
+    columns = ", ".join(_COPY_COLUMNS)
+    values = columns.replace("text_config", "text_config::regconfig")
     inserted = await conn.fetch(
-        "INSERT INTO pillars_chunks SELECT * FROM pillars_chunks_incoming "
+        f"INSERT INTO pillars_chunks ({columns}) SELECT {values} FROM pillars_chunks_incoming "
         "ON CONFLICT (chunk_id) DO NOTHING RETURNING chunk_id"
     )
     return len(inserted)
@@ -149,4 +200,11 @@ _COPY_COLUMNS = (
     "source",
     "text",
     "embedding",
+    "text_config",
+)
+# The staging table holds what COPY writes (the vector's width is checked on insert; the
+# configuration's name is cast on insert, since COPY has no binary form of regconfig).
+_STAGING_COLUMNS = (
+    "chunk_id uuid, tenant text, document_id text, version bigint, chunk_index int, "
+    "title text, source text, text text, embedding vector, text_config text"
 )
