@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from services.embedding.ports import VersionApplied
 from services.evaluator.ports import PredictionScore, VariantTotals
 from services.feedback.ports import KnownPrediction
+from services.inference.retrieval import RetrievalPlan
 from shared.contracts.events import DocumentChunked, ModelRef, Prediction, RetrievedChunk
 
 
@@ -80,7 +81,14 @@ class InMemoryIndex:
         return VersionApplied(stale=False, written=written, removed=len(gone))
 
     async def nearest(
-        self, tenant: str, vector: Sequence[float], k: int, *, ef_search: int | None = None
+        self,
+        tenant: str,
+        vector: Sequence[float],
+        k: int,
+        *,
+        ef_search: int | None = None,
+        text: str = "",
+        plan: RetrievalPlan | None = None,
     ) -> list[RetrievedChunk]:
         self.searches.append((tenant, k, ef_search))
         scored = [

@@ -125,6 +125,8 @@ class SolutionRunner:
                 request.query_vector,
                 top_k or solution.retriever.top_k,
                 ef_search=solution.retriever.ef_search,
+                text=request.query,
+                plan=solution.retriever.plan,
             )
             blocks.append(self._ran("retriever", started, outcome=f"{len(sources)} passages"))
         answer = await self._generate(solution, request, sources, blocks)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 from shared.contracts.events import Prediction, RetrievedChunk
 
 if TYPE_CHECKING:
+    from services.inference.retrieval import RetrievalPlan
     from shared.generators import Generator, GeneratorBlock
     from shared.models.classifiers import LoadedClassifier
 
@@ -16,12 +17,20 @@ __all__ = ["Classifiers", "Generators", "ModelVersions", "Retriever"]
 
 
 class Retriever(Protocol):
-    """Finds the passages nearest to a query vector within one tenant."""
+    """Finds the passages that best match a query (its text and vector) within one tenant."""
 
     async def nearest(
-        self, tenant: str, vector: Sequence[float], k: int, *, ef_search: int | None = None
+        self,
+        tenant: str,
+        vector: Sequence[float],
+        k: int,
+        *,
+        ef_search: int | None = None,
+        text: str = "",
+        plan: RetrievalPlan = ...,
     ) -> list[RetrievedChunk]:
-        """Return up to `k` of the tenant's chunks, most similar first."""
+        """Return up to `k` of the tenant's chunks, best first by `plan`'s mode (dense when
+        not given)."""
         ...
 
 

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.inference.retrieval import RetrievalPlan
 from services.inference.rules import Rule
 from shared.experiments import Experiment
 from shared.generators.block import GeneratorBlock
@@ -42,10 +43,30 @@ class _Block(BaseModel):
 
 
 class RetrieverBlock(_Block):
-    """Nearest passages of the request's tenant (tenant isolation cannot be switched off)."""
+    """The best passages of the request's tenant (tenant isolation cannot be switched off):
+    `dense` (vector), `lexical` (BM25) or `hybrid` (both, fused; see
+    services.inference.retrieval)."""
 
     top_k: int = Field(default=5, ge=1, le=100)
     ef_search: int | None = Field(default=None, ge=1)
+    mode: Literal["dense", "lexical", "hybrid"] = "dense"
+    fusion: Literal["rrf", "weighted"] = Field(
+        default="rrf", description="rrf: reciprocal rank; weighted: normalised scores."
+    )
+    rrf_k: int = Field(default=60, ge=1, le=1000, description="RRF's k: 1/(k + rank).")
+    candidates: int = Field(default=40, ge=1, le=1000, description="Per side, before fusion.")
+    dense_weight: float = Field(default=0.5, ge=0, le=1, description="Weighted fusion only.")
+
+    @property
+    def plan(self) -> RetrievalPlan:
+        """Return how this block's searches run."""
+        return RetrievalPlan(
+            mode=self.mode,
+            fusion=self.fusion,
+            rrf_k=self.rrf_k,
+            candidates=self.candidates,
+            dense_weight=self.dense_weight,
+        )
 
 
 class ClassifierBlock(_Block):

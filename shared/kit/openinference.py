@@ -83,12 +83,30 @@ def embedding_attributes(model: ModelRef, texts: Sequence[str], batch: int) -> d
     return attributes
 
 
+_AUDITED = (
+    "mode",
+    "similarity",
+    "dense_rank",
+    "dense_score",
+    "lexical_rank",
+    "lexical_score",
+    "fused_score",
+)
+
+
 def retrieval_attributes(sources: Sequence[RetrievedChunk]) -> dict[str, Any]:
     """Return a RETRIEVER span's documents: id, content, score and where each comes from."""
     attributes: dict[str, Any] = {}
     for i, source in enumerate(sources):
         prefix = f"{SpanAttributes.RETRIEVAL_DOCUMENTS}.{i}."
-        metadata = {"document_id": source.document_id, "title": source.title, "url": source.source}
+        metadata: dict[str, object] = {
+            "document_id": source.document_id,
+            "title": source.title,
+            "url": source.source,
+        }
+        metadata |= {  # how the passage was found: what each side of the search said of it
+            name: value for name in _AUDITED if (value := getattr(source, name)) is not None
+        }
         attributes |= {
             prefix + DocumentAttributes.DOCUMENT_ID: str(source.chunk_id),
             prefix + DocumentAttributes.DOCUMENT_CONTENT: _text(source.text),

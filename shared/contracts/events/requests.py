@@ -70,7 +70,13 @@ class RequestEmbedded(RequestAccepted):
 
 
 class RetrievedChunk(BaseModel):
-    """A passage retrieval returned for a request, with its cosine similarity."""
+    """A passage retrieval returned for a request, with the scores that placed it.
+
+    `score` ranks the passages of one retrieval: the cosine similarity (mode `dense`), the
+    BM25 score (`lexical`) or the fused score (`hybrid`). `similarity` is the query's cosine
+    similarity to the passage whatever the mode: the one scale arms share. The side fields
+    say what each side of a hybrid search found (None: not among that side's candidates).
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -80,6 +86,13 @@ class RetrievedChunk(BaseModel):
     source: str = ""
     text: str
     score: float
+    mode: Literal["dense", "lexical", "hybrid"] | None = None
+    similarity: float | None = Field(default=None, description="Cosine similarity to the query.")
+    dense_rank: int | None = Field(default=None, ge=1)
+    dense_score: float | None = Field(default=None, description="Cosine similarity, dense side.")
+    lexical_rank: int | None = Field(default=None, ge=1)
+    lexical_score: float | None = Field(default=None, description="BM25, lexical side.")
+    fused_score: float | None = Field(default=None, description="Hybrid: the fused score.")
 
 
 class BlockRun(BaseModel):

@@ -1,0 +1,155 @@
+"""The retriever's SQL: one statement per mode, its sides as CTEs, the tenant filter on each.
+
+Dense: the HNSW index (`ORDER BY embedding <=> vector LIMIT n`, iterative scan for the
+tenant filter). Lexical: BM25 over the GIN-indexed lexemes, the query parsed with the
+text search configuration the tenant's chunks were indexed with. A query term's document
+frequency is counted up to `df_cap` (a latency bound): terms at the cap are near stop
+words of this tenant and only rank chunks that rarer terms found, unless every term is
+that common. Hybrid: both sides' candidates fused (see services.inference.retrieval).
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.inference.retrieval import RetrievalPlan
+
+__all__ = ["MAX_RANK", "retrieval_sql"]
+
+MAX_RANK = 1 << 30  # "not on this side" when ordering by the better of two ranks
+BM25_K1, BM25_B = 1.2, 0.75
+# Chunks the lexical side scores at most (every chunk matching a rare query term, usually
+# far fewer): bounds its latency on queries made only of very common terms.
+LEXICAL_POOL = 5000
+
+_DENSE = """
+dense AS (
+    SELECT chunk_id, 1 - distance AS score,
+           row_number() OVER (ORDER BY distance, chunk_id)::int AS rank
+    FROM (SELECT chunk_id, embedding <=> :vector AS distance FROM pillars_chunks
+          WHERE tenant = :tenant ORDER BY embedding <=> :vector LIMIT :candidates) AS nearest
+)"""
+
+_LEXICAL = f"""
+config AS (SELECT text_config FROM pillars_chunks WHERE tenant = :tenant LIMIT 1),
+terms AS (
+    SELECT DISTINCT term,
+           replace(substr(term, 2, length(term) - 2), '''''', '''') AS lexeme
+    FROM config, string_to_table(
+        nullif(plainto_tsquery(config.text_config, :text)::text, ''), ' & ') AS term
+),
+counted AS (
+    SELECT t.term, t.lexeme,
+           (SELECT count(*) FROM (SELECT FROM pillars_chunks c WHERE c.tenant = :tenant
+                                  AND c.lexemes @@ t.term::tsquery LIMIT :df_cap) AS hit) AS df
+    FROM terms t
+),
+kept AS (
+    SELECT k.term, k.lexeme,
+           ln(1 + (n.chunks - k.df + 0.5)::float8 / (k.df + 0.5)) AS idf
+    FROM counted k,
+         (SELECT count(*) AS chunks FROM pillars_chunks WHERE tenant = :tenant) AS n
+    WHERE k.df > 0 AND (k.df < :df_cap OR NOT EXISTS (
+        SELECT FROM counted r WHERE r.df > 0 AND r.df < :df_cap))
+),
+matched AS (
+    SELECT c.chunk_id, c.lexemes, length(c.lexemes)::float8 AS dl FROM pillars_chunks c
+    WHERE c.tenant = :tenant
+      AND c.lexemes @@ (SELECT string_agg(term, ' | ')::tsquery FROM kept)
+    LIMIT {LEXICAL_POOL}
+),
+scored AS (
+    SELECT m.chunk_id,
+           sum(k.idf * u.tf * {BM25_K1 + 1}
+               / (u.tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * m.dl / m.avgdl))) AS score
+    FROM (SELECT *, avg(dl) OVER () AS avgdl FROM matched) AS m
+    CROSS JOIN LATERAL (SELECT lexeme, cardinality(positions)::float8 AS tf
+                        FROM unnest(m.lexemes)) AS u
+    JOIN kept k ON k.lexeme = u.lexeme
+    GROUP BY m.chunk_id
+),
+lexical AS (
+    SELECT chunk_id, score::float8 AS score,
+           row_number() OVER (ORDER BY score DESC, chunk_id)::int AS rank
+    FROM scored ORDER BY score DESC, chunk_id LIMIT :candidates
+)"""
+
+_RRF = """
+fused AS (
+    SELECT coalesce(d.chunk_id, l.chunk_id) AS chunk_id,
+           d.rank AS dense_rank, d.score AS dense_score,
+           l.rank AS lexical_rank, l.score AS lexical_score,
+           coalesce(1.0::float8 / (:rrf_k + d.rank), 0)
+             + coalesce(1.0::float8 / (:rrf_k + l.rank), 0) AS fused_score
+    FROM dense d FULL JOIN lexical l ON d.chunk_id = l.chunk_id
+)"""
+
+_WEIGHTED = """
+bounds AS (
+    SELECT (SELECT min(score) FROM dense) AS d_low, (SELECT max(score) FROM dense) AS d_high,
+           (SELECT min(score) FROM lexical) AS l_low, (SELECT max(score) FROM lexical) AS l_high
+),
+fused AS (
+    SELECT coalesce(d.chunk_id, l.chunk_id) AS chunk_id,
+           d.rank AS dense_rank, d.score AS dense_score,
+           l.rank AS lexical_rank, l.score AS lexical_score,
+           :dense_weight * CASE WHEN d.score IS NULL THEN 0 WHEN b.d_high <= b.d_low THEN 1
+                                ELSE (d.score - b.d_low) / (b.d_high - b.d_low) END
+             + (1 - :dense_weight) * CASE WHEN l.score IS NULL THEN 0
+                                          WHEN b.l_high <= b.l_low THEN 1
+                                          ELSE (l.score - b.l_low) / (b.l_high - b.l_low) END
+             AS fused_score
+    FROM dense d FULL JOIN lexical l ON d.chunk_id = l.chunk_id CROSS JOIN bounds b
+)"""
+
+_ONE_SIDE = """
+fused AS (
+    SELECT chunk_id, {dense} AS dense_rank, {dense_score} AS dense_score,
+           {lexical} AS lexical_rank, {lexical_score} AS lexical_score,
+           NULL::float8 AS fused_score
+    FROM {side}
+)"""
+
+_SELECT = f"""
+SELECT c.chunk_id, c.document_id, c.title, c.source, c.text,
+       f.dense_rank, f.dense_score, f.lexical_rank, f.lexical_score, f.fused_score,
+       1 - (c.embedding <=> :vector) AS similarity
+FROM fused f JOIN pillars_chunks c ON c.chunk_id = f.chunk_id AND c.tenant = :tenant
+ORDER BY coalesce(f.fused_score, f.dense_score, f.lexical_score) DESC,
+         least(coalesce(f.dense_rank, {MAX_RANK}), coalesce(f.lexical_rank, {MAX_RANK})),
+         c.chunk_id
+LIMIT :k"""
+
+
+def retrieval_sql(plan: RetrievalPlan) -> tuple[str, tuple[str, ...]]:
+    """Return the statement of `plan`'s mode with `$n` placeholders, and the parameter names
+    in `$n` order (vector, tenant, text, k, candidates, rrf_k, dense_weight, df_cap)."""
+    if plan.mode == "dense":
+        ctes = [_DENSE, _ONE_SIDE.format(**_side("dense"))]
+    elif plan.mode == "lexical":
+        ctes = [_LEXICAL, _ONE_SIDE.format(**_side("lexical"))]
+    else:
+        ctes = [_DENSE, _LEXICAL, _RRF if plan.fusion == "rrf" else _WEIGHTED]
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    # `::type` casts are not placeholders: only a colon after a space or a bracket is.
+    sql = "WITH" + ",".join(ctes) + _SELECT
+    sql = re.sub(r"(?<=[\s(,*-]):([a-z_]+)\b", number, sql)
+    return sql, tuple(names)
+
+
+def _side(side: str) -> dict[str, str]:
+    none = "NULL::int"
+    return {
+        "side": side,
+        "dense": "rank" if side == "dense" else none,
+        "dense_score": "score" if side == "dense" else "NULL::float8",
+        "lexical": "rank" if side == "lexical" else none,
+        "lexical_score": "score" if side == "lexical" else "NULL::float8",
+    }
