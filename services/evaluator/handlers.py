@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from services.evaluator.judge import Judgement
 
 __all__ = [
+    "RELEVANCE_BASIS",
+    "RELEVANCE_DEPTH",
     "SERVICE",
     "evaluate_prediction",
     "fell_back",
@@ -34,6 +36,7 @@ __all__ = [
     "record_query",
     "record_shadow",
     "retrieval_relevance",
+    "top_score",
 ]
 
 SERVICE = "evaluator"
@@ -42,10 +45,23 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _FAILED = ("unavailable", "failed")
 
 
+# Relevance is the query's cosine similarity to the first RELEVANCE_DEPTH passages, whatever
+# the arm's mode (a fused or BM25 score has another scale) and its top_k (the mean over 5
+# passages is lower than over 3 for the same ranking): arms compare on the same scale.
+RELEVANCE_DEPTH = 3
+RELEVANCE_BASIS = f"cosine@{RELEVANCE_DEPTH}"
+
+
 def retrieval_relevance(prediction: Prediction) -> float:
-    """Return the mean similarity of the retrieved passages to the query (0 when none)."""
-    scores = [source.score for source in prediction.sources]
+    """Return the mean cosine similarity of the first `RELEVANCE_DEPTH` passages to the query
+    (0 when none; passages without a recorded similarity are left out)."""
+    scores = [c for s in prediction.sources[:RELEVANCE_DEPTH] if (c := s.cosine) is not None]
     return sum(scores) / len(scores) if scores else 0.0
+
+
+def top_score(prediction: Prediction) -> float:
+    """Return the best cosine similarity of a retrieved passage to the query (0 when none)."""
+    return max((c for s in prediction.sources if (c := s.cosine) is not None), default=0.0)
 
 
 def groundedness(answer: str, sources: Sequence[RetrievedChunk]) -> float | None:
@@ -86,7 +102,7 @@ def prediction_score(prediction: Prediction, judgement: Judgement | None = None)
         experiment=prediction.experiment,
         variant=prediction.variant,
         retrieval_relevance=retrieval_relevance(prediction),
-        top_score=max((s.score for s in prediction.sources), default=0.0),
+        top_score=top_score(prediction),
         groundedness=groundedness(prediction.answer, prediction.sources),
         judge_score=judgement.score if judgement else None,
         latency_ms=max(0.0, latency),
@@ -114,6 +130,7 @@ async def evaluate_prediction(
         experiment=prediction.experiment,
         variant=prediction.variant,
         retrieval_relevance=score.retrieval_relevance,
+        relevance_basis=RELEVANCE_BASIS,
         top_score=score.top_score,
         groundedness=score.groundedness,
         judge_score=score.judge_score,

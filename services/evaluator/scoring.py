@@ -29,6 +29,7 @@ async def score_prediction(
         evaluation = await evaluate_prediction(prediction, book=book, judge=judge)
         scores = {
             "pillars.retrieval_relevance": evaluation.retrieval_relevance,
+            "pillars.relevance_basis": evaluation.relevance_basis,
             "pillars.top_score": evaluation.top_score,
             "pillars.groundedness": evaluation.groundedness,
             "pillars.judge_score": evaluation.judge_score,

@@ -33,10 +33,11 @@ FEEDBACK_DATASET = "feedback"
 def review_reason(prediction: Prediction, policy: ReviewPolicy) -> str | None:
     """Return why the prediction goes to human review, or None if it does not.
 
-    All predictions whose best passage scores below the confidence bar go; of the others, a
-    share per arm, chosen by a hash of the request so a replay makes the same choice.
+    All predictions whose best passage's cosine similarity to the query is below the
+    confidence bar go (the same scale whatever the retrieval mode); of the others, a share
+    per arm, chosen by a hash of the request so a replay makes the same choice.
     """
-    top = max((s.score for s in prediction.sources), default=0.0)
+    top = max((c for s in prediction.sources if (c := s.cosine) is not None), default=0.0)
     if top < policy.confidence_below:
         return f"low confidence: best passage scores {top:.2f} < {policy.confidence_below:g}"
     arm = f"{prediction.experiment}/{prediction.variant}"

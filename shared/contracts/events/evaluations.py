@@ -93,9 +93,18 @@ class Evaluation(Event):
     experiment: str
     variant: str | None = None
     retrieval_relevance: float | None = Field(
-        default=None, description="Mean cosine similarity of retrieved chunks."
+        default=None,
+        description="Mean cosine similarity of the query to the first passages (see "
+        "`relevance_basis`): one scale for every retrieval mode and depth.",
     )
-    top_score: float | None = None
+    relevance_basis: str | None = Field(
+        default=None,
+        description="The score `retrieval_relevance` and `top_score` use, e.g. `cosine@3`: "
+        "the cosine similarity of the first 3 passages.",
+    )
+    top_score: float | None = Field(
+        default=None, description="The best passage's cosine similarity to the query."
+    )
     groundedness: float | None = Field(
         default=None, description="Share of the answer's words found in the retrieved passages."
     )

@@ -94,6 +94,14 @@ class RetrievedChunk(BaseModel):
     lexical_score: float | None = Field(default=None, description="BM25, lexical side.")
     fused_score: float | None = Field(default=None, description="Hybrid: the fused score.")
 
+    @property
+    def cosine(self) -> float | None:
+        """Return the query's cosine similarity to the passage (an older dense prediction's
+        `score` is one), or None when the retrieval did not record it."""
+        if self.similarity is not None:
+            return self.similarity
+        return self.score if self.mode in (None, "dense") else None
+
 
 class BlockRun(BaseModel):
     """One building block's part in a prediction: its model, timing, tokens and cost."""

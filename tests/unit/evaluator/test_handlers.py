@@ -97,3 +97,37 @@ def test_the_serving_time_runs_from_the_first_block_to_the_last() -> None:
     answered = prediction("r1", [0.5]).model_copy(update={"blocks": blocks})
     assert prediction_score(answered).serving_ms == pytest.approx(305.0)
     assert prediction_score(prediction("r1", [0.5])).serving_ms == 0.0
+
+
+async def test_relevance_compares_arms_of_any_mode_and_depth_on_cosine_at_3() -> None:
+    """A dense arm's scores are cosines, a hybrid arm's are fused RRF scores (~0.03): the
+    metric reads each passage's cosine similarity, over the first 3 whatever the top_k."""
+    cosines = [0.7, 0.6, 0.5, 0.1, 0.1]
+    dense = prediction("r1", cosines, variant="dense")
+    hybrid = prediction("r2", [], variant="hybrid")
+    hybrid.sources.extend(
+        RetrievedChunk(
+            chunk_id=uuid.uuid4(),
+            document_id="d",
+            text="t",
+            score=1 / (61 + i),
+            mode="hybrid",
+            similarity=cosine,
+            fused_score=1 / (61 + i),
+        )
+        for i, cosine in enumerate(cosines[:3])
+    )
+    book = InMemoryScoreBook()
+    scored = [await evaluate_prediction(p, book=book) for p in (dense, hybrid)]
+    assert [e.retrieval_relevance for e in scored] == pytest.approx([0.6, 0.6])
+    assert [e.top_score for e in scored] == [0.7, 0.7]
+    assert {e.relevance_basis for e in scored} == {"cosine@3"}
+
+
+async def test_a_lexical_passage_without_a_cosine_is_left_out_not_read_as_one() -> None:
+    p = prediction("r1", [])
+    p.sources.append(
+        RetrievedChunk(chunk_id=uuid.uuid4(), document_id="d", text="t", score=9.5, mode="lexical")
+    )
+    evaluation = await evaluate_prediction(p, book=InMemoryScoreBook())
+    assert (evaluation.retrieval_relevance, evaluation.top_score) == (0.0, 0.0)

@@ -1,4 +1,5 @@
 import asyncio
+import uuid
 
 import pytest
 
@@ -10,7 +11,7 @@ from services.feedback.handlers import (
     review_reason,
 )
 from services.feedback.ports import ReviewPolicy
-from shared.contracts.events import Feedback, ReviewVerdict
+from shared.contracts.events import Feedback, RetrievedChunk, ReviewVerdict
 from shared.kit.deadletter import Rejected
 from tests.fakes import InMemoryLedger
 from tests.unit.evaluator.test_handlers import prediction
@@ -82,3 +83,20 @@ def test_unsure_predictions_all_go_to_review_and_a_share_of_the_others() -> None
     assert again == sampled  # a replay decides the same
     other_arm = [review_reason(prediction(f"r{i}", [0.9], "b"), policy) for i in range(500)]
     assert other_arm == [None] * 500  # its own rate: 0
+
+
+def test_review_confidence_reads_the_cosine_not_a_hybrid_arms_fused_score() -> None:
+    policy = ReviewPolicy(sample_rate=0.0, confidence_below=0.5)
+    confident = prediction("r1", [])
+    confident.sources.append(
+        RetrievedChunk(
+            chunk_id=uuid.uuid4(),
+            document_id="d",
+            text="t",
+            score=0.032,
+            mode="hybrid",
+            similarity=0.81,
+            fused_score=0.032,
+        )
+    )
+    assert review_reason(confident, policy) is None
