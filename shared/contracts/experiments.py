@@ -44,13 +44,14 @@ class Experiment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(default="retrieval-depth", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str = Field(default="retrieval-mode", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     salt: str = "2026-11"
     unit: str = Field(default="user_id", pattern=r"^(user_id|session_id|request_id)$")
     arms: tuple[Arm, ...] = Field(
         default=(
-            Arm(name="top3", weight=0.5, top_k=3),
-            Arm(name="top5", weight=0.5, top_k=5),
+            # Vector search alone against vector + BM25 fused (both answer extractively).
+            Arm(name="dense", weight=0.5, solution="rag-answerer-dense"),
+            Arm(name="hybrid", weight=0.5, solution="rag-answerer"),
         ),
         min_length=1,
     )

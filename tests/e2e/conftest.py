@@ -38,15 +38,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 FEEDBACK_TOKEN = "e2e-feedback-token"
 
-# The platform's experiment: the default retrieval-depth arms take nearly all traffic,
-# and every other shipped solution has a small arm that tests reach through users who
-# hash into it. Every request is also answered by the router in the shadows.
+# The platform's experiment: the default retrieval-mode arms (dense, hybrid) take nearly
+# all traffic, and every other shipped solution has a small arm that tests reach through
+# users who hash into it. Every request is also answered by the router in the shadows.
 EXPERIMENT = Experiment(
-    name="retrieval-depth",
+    name="retrieval-mode",
     salt="e2e-1",
     arms=(
-        Arm(name="top3", weight=0.49, top_k=3),
-        Arm(name="top5", weight=0.49, top_k=5),
+        Arm(name="dense", weight=0.49, solution="rag-answerer-dense"),
+        Arm(name="hybrid", weight=0.49, solution="rag-answerer"),
         Arm(name="classifier", weight=0.01, solution="text-classifier"),
         Arm(name="router", weight=0.005, solution="router"),
         Arm(name="gemma", weight=0.005, solution="rag-gemma"),

@@ -59,8 +59,9 @@ async def test_documents_and_question_become_a_traced_prediction(
         assert prediction.sources[0].document_id == question.expected_document
         assert prediction.answer == prediction.sources[0].text
         assert [s.service for s in prediction.stages] == ["ingestion", "embedding", "inference"]
-        assert prediction.variant in {"top3", "top5"}
-        assert len(prediction.sources) == (3 if prediction.variant == "top3" else 5)
+        assert prediction.variant in {"dense", "hybrid"}
+        assert len(prediction.sources) == 5
+        assert {s.mode for s in prediction.sources} == {prediction.variant}
 
     trace_id = predictions[0].trace_id
     assert trace_id is not None
@@ -235,4 +236,4 @@ def test_pillars_demo_prints_predictions(platform: RunningPlatform) -> None:
     assert result.stdout.count("Q: ") == len(DEMO_QUESTIONS)
     assert "sources: json#" in result.stdout
     assert "trace: " in result.stdout
-    assert "variant: retrieval-depth/top" in result.stdout
+    assert "variant: retrieval-mode/" in result.stdout

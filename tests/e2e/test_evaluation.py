@@ -78,7 +78,7 @@ async def test_feedback_becomes_arm_metrics_and_a_report(
     out = tmp_path / "report.html"
     result = await asyncio.to_thread(platform.cli, "report", "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "experiment retrieval-depth" in result.stdout
+    assert "experiment retrieval-mode" in result.stdout
     assert f"\n{clicked.variant} " in result.stdout
     assert "A/B (always-valid, against the control):" in result.stdout
     page = out.read_text()

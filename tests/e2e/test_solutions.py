@@ -16,9 +16,9 @@ from tests.e2e.conftest import EXPERIMENT, RunningPlatform, users_in
 LABELS = {"fresh", "plot", "rotten"}
 
 
-def test_the_suites_demo_users_stay_in_the_retrieval_depth_arms() -> None:
+def test_the_suites_demo_users_stay_in_the_retrieval_mode_arms() -> None:
     # The other e2e tests ask as user-0, user-1, ...: they must meet the extractive arms.
-    assert {assign_arm(EXPERIMENT, f"user-{i}").name for i in range(10)} <= {"top3", "top5"}
+    assert {assign_arm(EXPERIMENT, f"user-{i}").name for i in range(10)} <= {"dense", "hybrid"}
 
 
 async def ask(
@@ -67,7 +67,7 @@ async def test_every_shipped_solution_answers_through_its_arm(
     (classifier_user,) = users_in("classifier")
     (router_user,) = users_in("router")
     (gemma_user,) = users_in("gemma")
-    (rag_user,) = users_in("top5")
+    (rag_user,) = users_in("hybrid")
     questions = [
         (rag_user, "How do I write rows to a CSV file?"),
         (classifier_user, "A moving, beautifully acted film; I loved every minute."),
@@ -81,11 +81,12 @@ async def test_every_shipped_solution_answers_through_its_arm(
     rag, classified, greeted, blocked, routed, generated = by_question
 
     assert (rag.variant, rag.solution, rag.model.name) == (
-        "top5",
+        "hybrid",
         "rag-answerer",
         "extractive-best-passage",
     )
     assert len(rag.sources) == 5
+    assert {s.mode for s in rag.sources} == {"hybrid"}
     assert rag.answer == rag.sources[0].text
     assert [b.block for b in rag.blocks] == ["retriever", "generator"]
 

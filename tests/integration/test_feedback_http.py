@@ -106,7 +106,7 @@ def prediction(tenant: str, request_id: str, score: float) -> Prediction:
         tenant=tenant,
         request_id=request_id,
         query="How do I read a CSV file?",
-        experiment="retrieval-depth",
+        experiment="retrieval-mode",
         variant="top3",
         answer="Use csv.reader over an open file.",
         sources=[

@@ -77,13 +77,13 @@ async def test_the_assembled_service_answers_live_then_shadow() -> None:
     assert (live["shadow"], shadow["shadow"]) == (False, True)
     assert shadow["variant"] == "deep"
     assert index.searches  # the fake retriever answered through the assembled runner
-    assert [v.version for v in store.versions["retrieval-depth"]] == [1]  # seeded
+    assert [v.version for v in store.versions["retrieval-mode"]] == [1]  # seeded
 
 
 def change(version: int, *arms: Arm) -> ExperimentChanged:
     return ExperimentChanged(
         tenant="platform",
-        name="retrieval-depth",
+        name="retrieval-mode",
         version=version,
         experiment=Experiment(arms=arms),
         reason="test",
@@ -125,7 +125,7 @@ async def test_an_experiment_naming_a_missing_solution_is_refused_and_the_old_on
     [(body, headers)] = dead
     assert b"no-such-solution" in body
     reason = headers["pillars_dlq_reason"]
-    assert "'retrieval-depth' v3 refused" in reason
+    assert "'retrieval-mode' v3 refused" in reason
     assert "unknown solutions ['no-such-solution']" in reason
     assert "v2 stays in force" in reason
 

@@ -15,7 +15,22 @@ CATALOG = Path(str(resources.files("services.inference").joinpath("catalog")))
 
 def test_the_shipped_solutions_load() -> None:
     solutions = load_solutions(CATALOG)
-    assert set(solutions) == {"rag-answerer", "rag-gemma", "text-classifier", "router"}
+    assert set(solutions) == {
+        "rag-answerer",
+        "rag-answerer-dense",
+        "rag-gemma",
+        "text-classifier",
+        "router",
+    }
+    modes = {name: s.retriever.mode for name, s in solutions.items() if s.retriever}
+    assert modes == {
+        "rag-answerer": "hybrid",  # the RAG solutions search both ways
+        "rag-gemma": "hybrid",
+        "router": "hybrid",
+        "rag-answerer-dense": "dense",  # the default experiment's baseline arm
+    }
+    plan = solutions["rag-answerer"].retriever.plan  # type: ignore[union-attr]
+    assert (plan.fusion, plan.rrf_k, plan.candidates) == ("rrf", 60, 40)
     gemma = solutions["rag-gemma"]
     assert gemma.generator is not None
     assert gemma.generator.kind == "local"
@@ -106,3 +121,9 @@ def test_a_rule_needs_something_to_match_and_to_say() -> None:
     flag = Rule(name="flag", keywords=("Refund",), action="flag", case_sensitive=True)
     assert flag.matches("Refund please")
     assert not flag.matches("refund please")
+
+
+def test_a_retriever_mode_outside_the_three_is_refused_naming_the_field(tmp_path: Path) -> None:
+    write(tmp_path, "s", "name: s\nversion: '1'\nretriever:\n  mode: sparse\n")
+    with pytest.raises(SolutionError, match=r"retriever\.mode: Input should be 'dense', 'lexical'"):
+        load_solutions(tmp_path)

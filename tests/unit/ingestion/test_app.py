@@ -47,8 +47,8 @@ async def test_the_assembled_service_accepts_requests_and_chunks_documents() -> 
         await test_broker.publish(document, "pillars.documents.v1", key=document.message_key)
     [(body, key, headers)] = seen["pillars.requests.accepted.v1"]
     assert body["request_id"] == "r1"
-    assert body["variant"] in {"top3", "top5"}
-    assert assignments.rows == {("retrieval-depth", "u1"): body["variant"]}
+    assert body["variant"] in {"dense", "hybrid"}
+    assert assignments.rows == {("retrieval-mode", "u1"): body["variant"]}
     assert key == b"acme/r1"
     assert headers["ce_type"] == "dev.pillars.RequestAccepted.v1"
     [(chunked, key, headers)] = seen["pillars.chunks.v1"]
@@ -56,7 +56,7 @@ async def test_the_assembled_service_accepts_requests_and_chunks_documents() -> 
     assert isinstance(chunked["chunks"], list)
     assert len(chunked["chunks"]) == 3  # 50 words in windows of 20
     assert headers["ce_type"] == "dev.pillars.DocumentChunked.v1"
-    assert [v.actor for v in store.versions["retrieval-depth"]] == ["seed"]  # the setting
+    assert [v.actor for v in store.versions["retrieval-mode"]] == ["seed"]  # the setting
 
 
 async def test_an_announced_version_assigns_the_next_request() -> None:
@@ -87,11 +87,11 @@ async def test_an_announced_version_assigns_the_next_request() -> None:
         await test_broker.publish(request("u1"), "pillars.requests.v1")
         change = ExperimentChanged(
             tenant="platform",
-            name="retrieval-depth",
+            name="retrieval-mode",
             version=2,
             experiment=Experiment(
                 arms=(
-                    Arm(name="top3", weight=0, top_k=3),
+                    Arm(name="dense", weight=0, solution="rag-answerer-dense"),
                     Arm(name="deep", top_k=9, model_version=4),
                 )
             ),
@@ -102,6 +102,6 @@ async def test_an_announced_version_assigns_the_next_request() -> None:
         await test_broker.publish(request("u2"), "pillars.requests.v1")
         stale = change.model_copy(update={"version": 1, "experiment": Experiment()})
         await test_broker.publish(stale, "pillars.experiments.v1", key=change.message_key)
-        await test_broker.publish(request("u1"), "pillars.requests.v1")  # moved: top3 weighs 0
-    assert variants[0][0] in {"top3", "top5"}  # v1, the seed
+        await test_broker.publish(request("u1"), "pillars.requests.v1")  # moved: dense weighs 0
+    assert variants[0][0] in {"dense", "hybrid"}  # v1, the seed
     assert variants[1:] == [("deep", 9, 4), ("deep", 9, 4)]

@@ -54,7 +54,7 @@ def test_a_yaml_or_json_file_reads_as_an_experiment(tmp_path: Path) -> None:
         (
             "twice.yaml",
             "arms: [{name: a}, {name: a}]",
-            "twice.yaml: (experiment): Value error, experiment 'retrieval-depth' has duplicate",
+            "twice.yaml: (experiment): Value error, experiment 'retrieval-mode' has duplicate",
         ),
     ],
 )
@@ -78,7 +78,7 @@ def test_set_with_a_bad_file_fails_in_one_line_before_connecting(
     assert main(["experiment", "set", str(path)]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"pillars: {path}: (experiment): Value error, experiment 'retrieval-depth' "
+        f"pillars: {path}: (experiment): Value error, experiment 'retrieval-mode' "
         "needs a live (not shadow) arm with weight\n"
     )
 
