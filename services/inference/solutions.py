@@ -51,11 +51,11 @@ class RetrieverBlock(_Block):
     ef_search: int | None = Field(default=None, ge=1)
     mode: Literal["dense", "lexical", "hybrid"] = "dense"
     fusion: Literal["rrf", "weighted"] = Field(
-        default="rrf", description="rrf: reciprocal rank; weighted: normalised scores."
+        default="weighted", description="rrf: reciprocal rank; weighted: normalised scores."
     )
     rrf_k: int = Field(default=60, ge=1, le=1000, description="RRF's k: 1/(k + rank).")
     candidates: int = Field(default=40, ge=1, le=1000, description="Per side, before fusion.")
-    dense_weight: float = Field(default=0.5, ge=0, le=1, description="Weighted fusion only.")
+    dense_weight: float = Field(default=0.8, ge=0, le=1, description="Weighted fusion only.")
 
     @property
     def plan(self) -> RetrievalPlan:

@@ -109,6 +109,8 @@ def chatterbot(cache: Path, tenant: str, quick: bool) -> JudgmentSet:
             for turns in data.get("conversations") or []:
                 said = [t.strip() for t in turns if isinstance(t, str)]
                 for question, answer in itertools.pairwise(said):  # each turn pair
+                    if not (re.search(r"\w", question) and re.search(r"\w", answer)):
+                        continue  # an empty turn: nothing to ask or to find
                     doc_id = "a" + hashlib.sha256(answer.encode()).hexdigest()[:16]
                     answers[doc_id] = answer
                     asked.setdefault(question, set()).add(doc_id)

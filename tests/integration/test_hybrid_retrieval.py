@@ -13,7 +13,7 @@ from services.embedding.adapters.pgvector_store import PgChunkStore, TextSearchC
 from services.embedding.handlers import index_documents
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.adapters.retrieval_sql import retrieval_sql
-from services.inference.retrieval import RetrievalPlan, rrf
+from services.inference.retrieval import Ranked, RetrievalPlan, fuse, rrf
 from services.ingestion.handlers import chunk_document
 from shared.contracts.events import DocumentChanged, DocumentChunked
 from shared.kit.db import create_pool
@@ -21,7 +21,8 @@ from shared.platform.runtime.stack import Endpoints
 from tests.fakes import FakeEncoder, WordTokenizer
 
 DIM = 384  # the session shares one table with the real service
-HYBRID = RetrievalPlan(mode="hybrid")
+HYBRID = RetrievalPlan(mode="hybrid", fusion="rrf")
+WEIGHTED = RetrievalPlan(mode="hybrid", fusion="weighted", dense_weight=0.8)
 LEXICAL = RetrievalPlan(mode="lexical")
 DENSE = RetrievalPlan(mode="dense")
 NOISE = "how to use the socket module with a timeout and read lines from sockets"
@@ -114,6 +115,28 @@ async def test_hybrid_scores_are_auditable_and_fused_by_reciprocal_rank(
     assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
     assert any(c.dense_rank and c.lexical_rank for c in found)  # on both sides, listed once
     assert len({c.chunk_id for c in found}) == len(found)
+
+
+@pytest.mark.parametrize("plan", [HYBRID, WEIGHTED], ids=["rrf", "weighted"])
+async def test_the_sql_fuses_as_the_reference_does(
+    pool: asyncpg.Pool, tenant: str, plan: RetrievalPlan
+) -> None:
+    texts = {f"d{i}": f"{NOISE} variant {i} " + "json lines " * (i % 5) for i in range(60)}
+    await indexed(pool, tenant, texts)
+    query = "read json lines from a socket"
+    dense = await search(pool, tenant, query, DENSE, k=plan.candidates)
+    lexical = await search(pool, tenant, query, LEXICAL, k=plan.candidates)
+    expected = fuse(
+        [Ranked(c.chunk_id, c.score) for c in dense],
+        [Ranked(c.chunk_id, c.score) for c in lexical],
+        plan,
+    )[:10]
+    found = await search(pool, tenant, query, plan, k=10)
+    assert [c.chunk_id for c in found] == [f.chunk_id for f in expected]
+    assert [c.fused_score for c in found] == pytest.approx([f.fused_score for f in expected])
+    assert [(c.dense_rank, c.lexical_rank) for c in found] == [
+        (f.dense_rank, f.lexical_rank) for f in expected
+    ]
 
 
 @pytest.mark.parametrize("query", ["the of and to", "как это работает", "?!"])

@@ -10,7 +10,7 @@ from services.inference.adapters.retrieval_sql import retrieval_sql
 from services.inference.retrieval import Ranked, RetrievalPlan, fuse, normalised, rrf
 
 A, B, C = (uuid.UUID(int=i) for i in range(1, 4))
-RRF = RetrievalPlan(mode="hybrid", rrf_k=60)
+RRF = RetrievalPlan(mode="hybrid", fusion="rrf", rrf_k=60)
 
 
 def ranked(*items: tuple[uuid.UUID, float]) -> list[Ranked]:

@@ -30,7 +30,7 @@ def test_the_shipped_solutions_load() -> None:
         "rag-answerer-dense": "dense",  # the default experiment's baseline arm
     }
     plan = solutions["rag-answerer"].retriever.plan  # type: ignore[union-attr]
-    assert (plan.fusion, plan.rrf_k, plan.candidates) == ("rrf", 60, 40)
+    assert (plan.fusion, plan.dense_weight, plan.candidates) == ("weighted", 0.8, 40)
     gemma = solutions["rag-gemma"]
     assert gemma.generator is not None
     assert gemma.generator.kind == "local"
