@@ -72,7 +72,7 @@ def shipped_plan() -> RetrievalPlan:
 def grid(quick: bool) -> list[RetrievalPlan]:
     base = RetrievalPlan(mode="hybrid")
     plans = [
-        replace(base, rrf_k=k, candidates=c)
+        replace(base, fusion="rrf", rrf_k=k, candidates=c)
         for k in ((10, 60) if quick else (5, 10, 30, 60, 100))
         for c in ((20, 40) if quick else (20, 40, 80))
     ]

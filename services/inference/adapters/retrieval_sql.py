@@ -3,8 +3,8 @@
 Dense: the HNSW index (`ORDER BY embedding <=> vector LIMIT n`, iterative scan for the
 tenant filter). Lexical: BM25 over the GIN-indexed lexemes, the query parsed with the
 text search configuration the tenant's chunks were indexed with. A query term's document
-frequency is counted up to `df_cap` (a latency bound): terms at the cap are near stop
-words of this tenant and only rank chunks that rarer terms found, unless every term is
+frequency is counted up to a cap (10% of the tenant's chunks, at most `df_cap`): terms
+at the cap are near stop words of this tenant and score nothing, unless every term is
 that common. Hybrid: both sides' candidates fused (see services.inference.retrieval).
 """
 
@@ -18,6 +18,10 @@ __all__ = ["MAX_RANK", "retrieval_sql"]
 
 MAX_RANK = 1 << 30  # "not on this side" when ordering by the better of two ranks
 BM25_K1, BM25_B = 1.2, 0.75
+# A query term in more than this share of the tenant's chunks (at least MIN_CAP, at most
+# the plan's lexical_df_cap) is a near stop word there: it scores no chunk unless every
+# term is that common. Counting stops at the cap, and the chunks to score stay few.
+COMMON_SHARE, MIN_CAP = 0.1, 20
 # Chunks the lexical side scores at most (every chunk matching a rare query term, usually
 # far fewer): bounds its latency on queries made only of very common terms.
 LEXICAL_POOL = 5000
@@ -38,19 +42,24 @@ terms AS (
     FROM config, string_to_table(
         nullif(plainto_tsquery(config.text_config, :text)::text, ''), ' & ') AS term
 ),
+sizes AS (
+    SELECT n.chunks,
+           least(:df_cap, greatest({MIN_CAP}, ceil(n.chunks * {COMMON_SHARE})))::int AS cap
+    FROM (SELECT count(*) AS chunks FROM pillars_chunks WHERE tenant = :tenant) AS n
+),
 counted AS (
     SELECT t.term, t.lexeme,
            (SELECT count(*) FROM (SELECT FROM pillars_chunks c WHERE c.tenant = :tenant
-                                  AND c.lexemes @@ t.term::tsquery LIMIT :df_cap) AS hit) AS df
+                                  AND c.lexemes @@ t.term::tsquery
+                                  LIMIT (SELECT cap FROM sizes)) AS hit) AS df
     FROM terms t
 ),
 kept AS (
     SELECT k.term, k.lexeme,
            ln(1 + (n.chunks - k.df + 0.5)::float8 / (k.df + 0.5)) AS idf
-    FROM counted k,
-         (SELECT count(*) AS chunks FROM pillars_chunks WHERE tenant = :tenant) AS n
-    WHERE k.df > 0 AND (k.df < :df_cap OR NOT EXISTS (
-        SELECT FROM counted r WHERE r.df > 0 AND r.df < :df_cap))
+    FROM counted k, sizes n
+    WHERE k.df > 0 AND (k.df < n.cap OR NOT EXISTS (
+        SELECT FROM counted r WHERE r.df > 0 AND r.df < n.cap))
 ),
 matched AS (
     SELECT c.chunk_id, c.lexemes, length(c.lexemes)::float8 AS dl FROM pillars_chunks c
