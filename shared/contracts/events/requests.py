@@ -154,3 +154,9 @@ class Prediction(Event):
     request_occurred_at: AwareDatetime
     stages: list[Stage]
     trace_id: str | None = Field(default=None, description="W3C trace id of the request's trace.")
+    rejected: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Why the request was refused unanswered (e.g. its tenant over its rate); "
+        "None: answered. A refused request's prediction has no answer, model or sources.",
+    )
