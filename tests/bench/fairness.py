@@ -3,13 +3,14 @@
 Usage: python tests/bench/fairness.py [--quick] [--quiet-rate R] [--seconds S] [--no-baseline]
 
 Starts a fresh platform (`pillars up`'s runtime, in a temporary data directory) whose
-ingestion limits every tenant to `--limit` requests/s (default 1.5x the usual rate) (PILLARS_DEFAULT_TENANT_RATE) and the
-scaler only decides (so replicas stay as they are). In the same run: phase `alone`, the
-quiet tenant at its usual rate; phase `flood`, the same plus a second tenant sending 10x
-that rate. The ratio is the quiet tenant's e2e p99 with the flood over without (target <=
-2). Unless `--no-baseline`, the same two phases then run on a second fresh platform with
-no limits, to show what the token buckets save. E2e: the request's `occurred_at` (set
-here when sent) to its prediction's. Last line: one JSON object.
+ingestion limits every tenant to `--limit` requests/s, default 1.5x the usual rate
+(PILLARS_DEFAULT_TENANT_RATE), and whose scaler only decides (replicas stay as they
+are). In the same run: phase `alone`, the quiet tenant at its usual rate; phase `flood`,
+the same plus a second tenant sending 10x that rate. The ratio is the quiet tenant's e2e
+p99 with the flood over without (target <= 2). Unless `--no-baseline` (or `--quick`), the
+same two phases then run on a second fresh platform with no limits, to show what the
+token buckets save. E2e: the request's `occurred_at` (set here when sent) to its
+prediction's. Last line: one JSON object.
 """
 
 from __future__ import annotations
