@@ -61,7 +61,7 @@ def _subscribe(kit: ServiceKit[EvaluatorSettings], deps: Dependencies) -> None:
     """Subscribe the handlers of single events: each is one call into the domain."""
 
     @kit.handles(Topic.PREDICTIONS, publishes=Topic.EVALUATIONS, observe=observe_evaluation)
-    async def on_prediction(event: Prediction) -> Evaluation:
+    async def on_prediction(event: Prediction) -> Evaluation | None:
         return await score_prediction(
             event,
             book=deps().book,

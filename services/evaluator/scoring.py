@@ -20,9 +20,12 @@ async def score_prediction(
     judge: Judge | None,
     tracer: TracerProvider,
     traceparent: str | None,
-) -> Evaluation:
+) -> Evaluation | None:
     """Score `prediction` (see `evaluate_prediction`) inside an "evaluator score" span that
-    links to `traceparent`, the span of the message that carried the prediction."""
+    links to `traceparent`, the span of the message that carried the prediction. A refused
+    request's prediction (`rejected`) answered nothing, so it is not scored: None."""
+    if prediction.rejected is not None:
+        return None
     links = link_to(traceparent, reason="evaluation of prediction")
     attributes = request_attributes(prediction) | {"input.value": prediction.query}
     with model_span(tracer, Kind.EVALUATOR, "evaluator score", attributes, links=links) as span:

@@ -55,7 +55,10 @@ async def remember_prediction(
     policy: ReviewPolicy | None = None,
 ) -> None:
     """Keep what joining feedback and reviewing need: arm, query, passages, answer, time,
-    the prediction's trace, and whether (why) it goes to review."""
+    the prediction's trace, and whether (why) it goes to review. A refused request's
+    prediction (`rejected`) has nothing to judge or review: it is not kept."""
+    if prediction.rejected is not None:
+        return
     await ledger.remember(
         KnownPrediction(
             tenant=prediction.tenant,

@@ -11,16 +11,24 @@ from faststream import FastStream
 
 from services.ingestion.bootstrap import IngestionDependencies, bootstrap
 from services.ingestion.config import IngestionSettings
-from services.ingestion.handlers import SERVICE, accept_request, catch_up, chunk_document
+from services.ingestion.handlers import (
+    SERVICE,
+    admit_request,
+    catch_up,
+    chunk_document,
+)
+from services.ingestion.metrics import observe_refusal
 from shared.contracts.events import (
     DocumentChanged,
     DocumentChunked,
     ExperimentChanged,
     InferenceRequest,
+    Prediction,
     RequestAccepted,
 )
 from shared.contracts.topics import Topic
 from shared.experiment_store import CATCH_UP_S
+from shared.kit.assembly import Assembled
 from shared.kit.service import ServiceKit
 
 __all__ = ["create_app"]
@@ -47,11 +55,7 @@ def create_app(
             max_bytes=settings.max_document_bytes,
         )
 
-    @kit.handles(Topic.REQUESTS, publishes=Topic.REQUESTS_ACCEPTED)
-    async def on_request(event: InferenceRequest) -> RequestAccepted:
-        return await accept_request(
-            event, experiment=deps().experiment.current, assignments=deps().assignments
-        )
+    _admit_requests(kit, deps)
 
     @kit.handles(Topic.EXPERIMENTS)  # every replica reads every version (a broadcast)
     async def on_experiment(event: ExperimentChanged) -> None:
@@ -62,3 +66,25 @@ def create_app(
 
     kit.every(CATCH_UP_S, "experiment-catch-up", catch_up_round)
     return kit.app()
+
+
+def _admit_requests(
+    kit: ServiceKit[IngestionSettings], deps: Assembled[IngestionDependencies]
+) -> None:
+    """Subscribe the request handler: accepted requests go on, refused ones are answered."""
+    refusals = kit.publisher(Topic.PREDICTIONS)
+
+    async def refuse(prediction: Prediction) -> None:
+        await kit.publish(refusals, prediction)
+        observe_refusal(prediction.tenant)
+
+    @kit.handles(Topic.REQUESTS, publishes=Topic.REQUESTS_ACCEPTED)
+    async def on_request(event: InferenceRequest) -> RequestAccepted | None:
+        """Accept a request, or answer it at once as refused when its tenant is over its rate."""
+        return await admit_request(
+            event,
+            limiter=deps().limiter,
+            experiment=deps().experiment.current,
+            assignments=deps().assignments,
+            refuse=refuse,
+        )

@@ -1,15 +1,16 @@
-"""Ingestion assembled: the tokenizer, the assignment store and the experiment in force,
-real or given by a test."""
+"""Ingestion assembled: the tokenizer, the assignment store, the experiment in force and the
+tenants' token buckets, real or given by a test."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
 from services.ingestion.adapters.pg_assignments import PgAssignments
 from services.ingestion.config import IngestionSettings
+from services.ingestion.fairness import TenantLimiter
 from services.ingestion.ports import Assignments, Tokenizer
 from shared.encoders.model_folder import max_sequence_length, model_folder
 from shared.experiment_store import ExperimentStore, LiveExperiment, PgExperimentStore
@@ -27,6 +28,7 @@ class IngestionDependencies:
     assignments: Assignments
     experiments: ExperimentStore
     experiment: LiveExperiment
+    limiter: TenantLimiter = field(default_factory=TenantLimiter)
 
 
 def load_tokenizer(settings: IngestionSettings) -> ModelTokenizer:
@@ -48,6 +50,7 @@ async def bootstrap(
     tokens: Tokenizer | None = None,
     assignments: Assignments | None = None,
     experiments: ExperimentStore | None = None,
+    limiter: TenantLimiter | None = None,
 ) -> AsyncIterator[IngestionDependencies]:
     """Build ingestion's dependencies from `settings`; a test overrides any of them (and
     then no Postgres is opened for it). The experiment in force is the stored one; the
@@ -60,5 +63,10 @@ async def bootstrap(
         experiments = await postgres.built(experiments, PgExperimentStore)
         live = LiveExperiment.of(await experiments.seed(settings.experiment))
         yield IngestionDependencies(
-            settings, tokens or load_tokenizer(settings), assignments, experiments, live
+            settings,
+            tokens or load_tokenizer(settings),
+            assignments,
+            experiments,
+            live,
+            limiter or settings.limiter(),
         )

@@ -1,9 +1,12 @@
-"""Ingestion settings: chunking limits and the experiment that seeds a fresh database."""
+"""Ingestion settings: chunking limits, the experiment that seeds a fresh database, and each
+tenant's request rate."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from services.ingestion.fairness import TenantLimiter, TenantRate
+from shared.contracts.events import TenantId
 from shared.experiments import Experiment
 from shared.kit.settings import PillarsSettings
 
@@ -30,3 +33,22 @@ class IngestionSettings(PillarsSettings):
         "shadow]. Seeds a fresh database; then the version stored in Postgres is in force "
         "(`pillars experiment`), and its name is the experiment this service follows.",
     )
+    tenant_rates: dict[TenantId, TenantRate] = Field(
+        default_factory=dict,
+        description='JSON `{"tenant": {"rate": r, "burst": b}}`: requests per second a tenant may '
+        "send to one ingestion replica (burst: at once; default one second's). Over it, a "
+        "request is answered at once by a prediction whose `rejected` says why.",
+    )
+    default_tenant_rate: float | None = Field(
+        default=None, gt=0, description="The rate of tenants not in TENANT_RATES; unset = none."
+    )
+    default_tenant_burst: float | None = Field(
+        default=None, ge=1, description="The burst of tenants not in TENANT_RATES."
+    )
+
+    def limiter(self) -> TenantLimiter:
+        """Return the per-tenant token buckets these settings describe (none: no limits)."""
+        default = None
+        if self.default_tenant_rate is not None:
+            default = TenantRate(rate=self.default_tenant_rate, burst=self.default_tenant_burst)
+        return TenantLimiter(self.tenant_rates, default)

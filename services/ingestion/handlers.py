@@ -3,16 +3,19 @@ version in force, which announcements and `catch_up` replace)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from services.ingestion.chunking import chunk_id, split_passages
+from services.ingestion.fairness import TenantLimiter
 from services.ingestion.ports import Assignments, Tokenizer
 from shared.contracts.events import (
     Chunk,
     DocumentChanged,
     DocumentChunked,
     InferenceRequest,
+    ModelRef,
+    Prediction,
     RequestAccepted,
     ShadowArm,
     Stage,
@@ -23,9 +26,18 @@ from shared.experiment_store import ExperimentStore, LiveExperiment, newer_store
 from shared.experiments import Experiment, assign_arm, serving_arms
 from shared.kit.deadletter import Rejected
 
-__all__ = ["accept_request", "catch_up", "chunk_document"]
+__all__ = [
+    "REFUSED_BY",
+    "accept_request",
+    "admit_request",
+    "catch_up",
+    "chunk_document",
+    "refuse_request",
+]
 
 SERVICE = "ingestion"
+# What a refused request's prediction names as its model: no model saw it.
+REFUSED_BY = ModelRef(name="none", version="refused-at-ingestion")
 
 
 def chunk_document(
@@ -99,6 +111,49 @@ async def accept_request(
         request_occurred_at=event.occurred_at,
         stages=[Stage(service=SERVICE, started_at=started, finished_at=clock())],
     )
+
+
+def refuse_request(
+    event: InferenceRequest,
+    *,
+    reason: str,
+    experiment: str,
+    clock: Callable[[], datetime] = utcnow,
+) -> Prediction:
+    """Answer `event` at once with a prediction that says why it was refused (`rejected`):
+    the caller learns now, instead of waiting for an answer that never comes."""
+    now = clock()
+    return event.derive(
+        Prediction,
+        event_id=derived_id(event.event_id, "refused"),
+        occurred_at=now,
+        experiment=experiment,
+        variant="",
+        answer="",
+        sources=[],
+        model=REFUSED_BY,
+        embedding_model=REFUSED_BY,
+        request_occurred_at=event.occurred_at,
+        stages=[Stage(service=SERVICE, started_at=now, finished_at=now)],
+        rejected=reason,
+    )
+
+
+async def admit_request(
+    event: InferenceRequest,
+    *,
+    limiter: TenantLimiter,
+    experiment: Experiment,
+    assignments: Assignments | None,
+    refuse: Callable[[Prediction], Awaitable[None]],
+) -> RequestAccepted | None:
+    """Accept `event` (`accept_request`) while its tenant is within its rate; over it, hand
+    `refuse` a prediction saying why (`refuse_request`) and accept nothing (None)."""
+    reason = limiter.refusal(event.tenant)
+    if reason is None:
+        return await accept_request(event, experiment=experiment, assignments=assignments)
+    await refuse(refuse_request(event, reason=reason, experiment=experiment.name))
+    return None
 
 
 async def catch_up(*, store: ExperimentStore, live: LiveExperiment) -> None:

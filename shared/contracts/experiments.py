@@ -16,7 +16,7 @@ __all__ = ["Arm", "Experiment"]
 class Arm(BaseModel):
     """One arm: its share of traffic and the solution that answers its requests."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     weight: float = Field(default=1.0, ge=0)
@@ -42,7 +42,7 @@ class Arm(BaseModel):
 class Experiment(BaseModel):
     """Weighted arms; a request's unit (user, session or request id) hashes to one arm."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(default="retrieval-mode", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     salt: str = "2026-11"

@@ -103,7 +103,8 @@ CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
     "trainer": (Topic.TRAINING,),
 }
 PRODUCED_BY: dict[str, tuple[Topic, ...]] = {
-    "ingestion": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
+    # A request over its tenant's rate is answered at once by a refusing prediction.
+    "ingestion": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED, Topic.PREDICTIONS),
     "embedding": (Topic.INDEXED, Topic.REQUESTS_EMBEDDED),
     "inference": (Topic.PREDICTIONS, Topic.PREDICTIONS_SHADOW),
     "evaluator": (

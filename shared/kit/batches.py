@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from shared.contracts.events import Event
 from shared.kit.deadletter import dead_letter, describe, record_headers
-from shared.kit.records import event_from_record, records_of
+from shared.kit.records import KeyOfAnotherTenant, event_from_record, records_of
 
 __all__ = ["Received", "raw_bodies", "valid_events"]
 
@@ -38,7 +38,7 @@ async def valid_events(
     for record in records_of(msg.raw_message):
         try:
             event = event_from_record(model, record.value or b"", record)
-        except ValidationError as exc:
+        except (ValidationError, KeyOfAnotherTenant) as exc:
             await dead_letter(broker, record, reason=describe(exc), consumer=consumer)
             continue
         received.append(Received(event, record_headers(record)))

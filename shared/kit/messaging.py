@@ -87,4 +87,6 @@ def consumer_options(settings: PillarsSettings, service: str, topic: Topic) -> d
         # handlers never wait for it. Shorter costs idle CPU: at 10 ms the request path's
         # consumers polling an idle broker took 15% of a 2-core machine (at 500 ms, 1%).
         "fetch_max_wait_ms": REQUEST_PATH_FETCH_WAIT_MS if topic in REQUEST_PATH else 500,
+        # A rebalance waits for every member's next heartbeat; see `consumer_heartbeat_ms`.
+        "heartbeat_interval_ms": settings.consumer_heartbeat_ms,
     }

@@ -16,13 +16,37 @@ from aiokafka import ConsumerRecord
 
 from shared.contracts.events import Event
 
-__all__ = ["RECORD_NAMESPACE", "event_from_record", "record_identity", "records_of"]
+__all__ = [
+    "RECORD_NAMESPACE",
+    "KeyOfAnotherTenant",
+    "event_from_record",
+    "record_identity",
+    "records_of",
+]
 
 E = TypeVar("E", bound=Event)
 
 # The uuid5 namespace of ids derived from records; fixed forever, or redelivered records
 # of an older release would get new ids.
 RECORD_NAMESPACE = uuid.UUID("5b0c1f0e-6a43-4f0b-9d55-2f6d0c6f1a7e")
+
+
+class KeyOfAnotherTenant(ValueError):  # noqa: N818 - it names what the record is
+    """The record's key names another tenant than its body: refused, never processed."""
+
+
+def check_key(event: Event, key: bytes | None) -> None:
+    """Raise `KeyOfAnotherTenant` when `key` (`tenant/<id>`) names another tenant than
+    `event`; a record without a key, or with one naming no tenant (no '/'), passes."""
+    if key is None or b"/" not in key:
+        return
+    claimed = key.split(b"/", 1)[0]
+    if claimed != event.tenant.encode():
+        shown = claimed.decode("utf-8", "replace")[:64]
+        raise KeyOfAnotherTenant(
+            f"the record's key names tenant {shown!r} but its body {event.tenant!r}: a key "
+            "is `tenant/<id>` of the event's own tenant"
+        )
 
 
 def records_of(raw: Any) -> tuple[ConsumerRecord[bytes, bytes], ...]:
@@ -74,9 +98,12 @@ def record_identity(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
 def event_from_record(
     model: type[E], body: bytes, record: ConsumerRecord[bytes, bytes] | None
 ) -> E:
-    """Validate `body` as `model` (raising pydantic's `ValidationError` when it is not one),
-    its missing identity taken from `record` (`record_identity`)."""
+    """Validate `body` as `model` (raising pydantic's `ValidationError` when it is not one,
+    `KeyOfAnotherTenant` when the record's key names another tenant), its missing
+    identity taken from `record` (`record_identity`)."""
     event = model.model_validate_json(body)
+    if record is not None:
+        check_key(event, record.key)
     missing = {"event_id", "occurred_at"} - event.model_fields_set
     if not missing or record is None:
         return event

@@ -191,6 +191,14 @@ class PillarsSettings(KafkaSecuritySettings):
         default=None,
         description="Write a Prometheus `file_sd_configs` entry for this process' endpoint here.",
     )
+    consumer_heartbeat_ms: int = Field(
+        default=500,
+        ge=100,
+        le=3000,
+        description="How often a consumer heartbeats its group. A group rebalances (a replica "
+        "joins or leaves) only once every member has heard of it at its next heartbeat, and "
+        "meanwhile none fetches: at Kafka's 3000 ms that wait stalled the request path.",
+    )
     retry_backoff_s: float = Field(
         default=1.0,
         gt=0,

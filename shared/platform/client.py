@@ -26,14 +26,21 @@ class Watch:
     def __init__(self, consumer: AIOKafkaConsumer, topic: Topic) -> None:
         self._consumer = consumer
         self._model = EVENT_OF[topic]
+        self.skipped = 0  # records that were not valid events (anyone can publish anything)
 
     async def stream(self) -> AsyncIterator[Event]:
-        """Yield events as they arrive, forever; bound it with `asyncio.timeout`."""
+        """Yield events as they arrive, forever; bound it with `asyncio.timeout`. A record
+        that is not a valid event of the topic is skipped (and counted), never fatal."""
         while True:
             batches = await self._consumer.getmany(timeout_ms=200)
             for records in batches.values():
                 for record in records:
-                    yield self._model.model_validate_json(record.value or b"")
+                    try:
+                        event = self._model.model_validate_json(record.value or b"")
+                    except ValueError:
+                        self.skipped += 1
+                        continue
+                    yield event
 
     async def collect(self, done: Callable[[list[Event]], bool], timeout_s: float) -> list[Event]:
         """Gather events until `done(events)` holds; raise TimeoutError after `timeout_s`."""

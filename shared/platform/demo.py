@@ -114,6 +114,8 @@ def _ids(events: list[Event], tenant: str, kind: type[Event], field: str) -> set
 
 def format_prediction(prediction: Prediction) -> str:
     """Return a prediction as a few readable lines for the terminal."""
+    if prediction.rejected is not None:
+        return f"Q: {prediction.query}\n   refused: {prediction.rejected}"
     answer = " ".join(prediction.answer.split())
     e2e_ms = (prediction.occurred_at - prediction.request_occurred_at).total_seconds() * 1000
     lines = [

@@ -6,9 +6,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-__all__ = ["EntityId", "Event", "ModelRef", "Stage", "TenantId", "derived_id", "utcnow"]
+__all__ = [
+    "Contract",
+    "EntityId",
+    "Event",
+    "ModelRef",
+    "Stage",
+    "TenantId",
+    "derived_id",
+    "utcnow",
+]
 
 E = TypeVar("E", bound="Event")
 # What makes an event itself, never carried over to an event derived from it.
@@ -40,7 +49,43 @@ def derived_id(parent: uuid.UUID, stage: str) -> uuid.UUID:
     return uuid.uuid5(parent, stage)
 
 
-class Event(BaseModel):
+# What a 64-bit signed integer holds: Postgres' bigint, Java's long, most JSON readers.
+_INT64 = range(-(2**63), 2**63)
+
+
+def _portable(value: Any) -> None:
+    """Raise ValueError where `value` holds what the platform cannot carry or store: a NUL
+    character (no Postgres text or jsonb holds one) or an integer beyond 64 bits."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("a NUL character (U+0000) in text: Postgres cannot store it")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value not in _INT64:
+            raise ValueError(f"{value} is beyond a 64-bit integer")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _portable(key)
+            _portable(item)
+    elif isinstance(value, list | tuple) and not (value and isinstance(value[0], float)):
+        for item in value:  # a vector of floats is skipped: NaN is refused as it is parsed
+            _portable(item)
+
+
+class Contract(BaseModel):
+    """What every model on the wire refuses: NaN and infinities (JSON has neither), NUL
+    characters and integers beyond 64 bits, so a bad value is refused where it arrives
+    rather than by a database or a metric further on."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_unportable(cls, value: Any) -> Any:
+        _portable(value)
+        return value
+
+
+class Event(Contract):
     """Fields every event on every topic carries."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -67,7 +112,7 @@ class Event(BaseModel):
         return target(**carried, **fields)
 
 
-class Stage(BaseModel):
+class Stage(Contract):
     """One service's work on a request: when it started and finished."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -82,7 +127,7 @@ class Stage(BaseModel):
         return (self.finished_at - self.started_at).total_seconds() * 1000
 
 
-class ModelRef(BaseModel):
+class ModelRef(Contract):
     """Which model produced something, by name and version."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, protected_namespaces=())

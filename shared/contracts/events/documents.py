@@ -8,9 +8,9 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
-from shared.contracts.events.base import EntityId, Event, ModelRef
+from shared.contracts.events.base import Contract, EntityId, Event, ModelRef
 
 __all__ = ["Chunk", "DocumentChanged", "DocumentChunked", "DocumentIndexed"]
 
@@ -29,7 +29,7 @@ class DocumentChanged(Event):
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
-class Chunk(BaseModel):
+class Chunk(Contract):
     """One passage of a document, with an id derived from its content."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

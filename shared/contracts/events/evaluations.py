@@ -85,6 +85,10 @@ class Evaluation(Event):
     (`prediction`), an arm's metrics over a window (`arm_metrics`), an A/B decision
     (`ab_decision`) or a drift report (`drift`)."""
 
+    # Read by no service, only by dashboards and operators: a figure that is not finite
+    # stays as it was (JSON writes it as null) rather than failing its producer.
+    model_config = ConfigDict(allow_inf_nan=True)
+
     key_field: ClassVar[str] = "subject"
 
     kind: Literal["prediction", "arm_metrics", "ab_decision", "drift"] = "prediction"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from shared.contracts.events.base import EntityId, Event
+from shared.contracts.events.base import Contract, EntityId, Event
 
 __all__ = ["Feedback", "FeedbackKind", "Outcome", "ReviewVerdict"]
 
@@ -17,7 +17,7 @@ __all__ = ["Feedback", "FeedbackKind", "Outcome", "ReviewVerdict"]
 FeedbackKind = Literal["click", "conversion", "rating", "thumbs", "label", "correction", "review"]
 
 
-class ReviewVerdict(BaseModel):
+class ReviewVerdict(Contract):
     """A human reviewer's judgement of a prediction."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

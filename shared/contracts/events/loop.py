@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from shared.contracts.events.base import Event
 from shared.contracts.experiments import Experiment
@@ -88,6 +88,10 @@ class ModelRegistered(Event):
 
 class LoopDecision(Event):
     """One step the loop took for a model, with the numbers behind it (topic `loop`)."""
+
+    # Read by no service, only by dashboards and operators: a figure that is not finite
+    # stays as it was (JSON writes it as null) rather than failing its producer.
+    model_config = ConfigDict(allow_inf_nan=True)
 
     key_field: ClassVar[str] = "model"
 

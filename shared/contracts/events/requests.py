@@ -8,9 +8,9 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
-from shared.contracts.events.base import EntityId, Event, ModelRef, Stage
+from shared.contracts.events.base import Contract, EntityId, Event, ModelRef, Stage
 
 __all__ = [
     "BlockRun",
@@ -34,7 +34,7 @@ class InferenceRequest(Event):
     session_id: str | None = Field(default=None, max_length=256)
 
 
-class ShadowArm(BaseModel):
+class ShadowArm(Contract):
     """An experiment arm computed for every request and recorded, never returned."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -69,7 +69,7 @@ class RequestEmbedded(RequestAccepted):
     embedding_model: ModelRef
 
 
-class RetrievedChunk(BaseModel):
+class RetrievedChunk(Contract):
     """A passage retrieval returned for a request, with the scores that placed it.
 
     `score` ranks the passages of one retrieval: the cosine similarity (mode `dense`), the
@@ -103,7 +103,7 @@ class RetrievedChunk(BaseModel):
         return self.score if self.mode in (None, "dense") else None
 
 
-class BlockRun(BaseModel):
+class BlockRun(Contract):
     """One building block's part in a prediction: its model, timing, tokens and cost."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, protected_namespaces=())
@@ -154,3 +154,9 @@ class Prediction(Event):
     request_occurred_at: AwareDatetime
     stages: list[Stage]
     trace_id: str | None = Field(default=None, description="W3C trace id of the request's trace.")
+    rejected: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Why the request was refused unanswered (e.g. its tenant over its rate); "
+        "None: answered. A refused request's prediction has no answer, model or sources.",
+    )

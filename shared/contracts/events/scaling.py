@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from shared.contracts.events.base import Event
 
@@ -13,6 +13,10 @@ __all__ = ["ScalingDecision"]
 
 class ScalingDecision(Event):
     """A replica decision for one service, with what it was based on (topic `scaling`)."""
+
+    # Read by no service, only by dashboards and operators: a figure that is not finite
+    # stays as it was (JSON writes it as null) rather than failing its producer.
+    model_config = ConfigDict(allow_inf_nan=True)
 
     key_field: ClassVar[str] = "service"
 

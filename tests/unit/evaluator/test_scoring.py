@@ -23,6 +23,7 @@ async def test_the_scores_are_the_span_attributes_and_the_span_links_to_the_pred
     evaluation = await score_prediction(
         made, book=InMemoryScoreBook(), judge=None, tracer=provider, traceparent=TRACEPARENT
     )
+    assert evaluation is not None
 
     [span] = exporter.get_finished_spans()
     assert span.name == "evaluator score"
@@ -54,3 +55,13 @@ async def test_without_a_traceparent_the_span_links_to_nothing() -> None:
 
     [span] = exporter.get_finished_spans()
     assert not span.links
+
+
+async def test_a_refused_request_is_not_scored_nor_counted() -> None:
+    book = InMemoryScoreBook()
+    refused = prediction("r1", []).model_copy(update={"rejected": "over its rate"})
+    evaluation = await score_prediction(
+        refused, book=book, judge=None, tracer=TracerProvider(), traceparent=None
+    )
+    assert evaluation is None
+    assert book.scores == {}

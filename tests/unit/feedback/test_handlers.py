@@ -31,6 +31,13 @@ async def test_feedback_joins_its_prediction() -> None:
     assert outcome.event_id == join_feedback(feedback, known).event_id
 
 
+async def test_a_refused_request_is_not_kept_for_feedback_or_review() -> None:
+    ledger = InMemoryLedger()
+    refused = prediction("r1", []).model_copy(update={"rejected": "over its rate"})
+    await remember_prediction(refused, ledger=ledger, traceparent=None)
+    assert ledger.known == {}
+
+
 async def test_only_a_review_takes_its_prediction_off_the_queue() -> None:
     ledger = InMemoryLedger()
     policy = ReviewPolicy(confidence_below=0.9)

@@ -105,3 +105,46 @@ async def test_an_announced_version_assigns_the_next_request() -> None:
         await test_broker.publish(request("u1"), "pillars.requests.v1")  # moved: dense weighs 0
     assert variants[0][0] in {"dense", "hybrid"}  # v1, the seed
     assert variants[1:] == [("deep", 9, 4), ("deep", 9, 4)]
+
+
+async def test_a_tenant_over_its_rate_gets_refusals_and_the_others_go_on() -> None:
+    from services.ingestion.fairness import TenantLimiter, TenantRate
+    from shared.contracts.events import Prediction
+
+    settings = IngestionSettings(kafka_bootstrap_servers="unused:9092")
+    limiter = TenantLimiter({"flood": TenantRate(rate=1, burst=2)}, clock=lambda: 0.0)
+    app = create_app(
+        settings,
+        assemble=partial(
+            bootstrap,
+            settings,
+            tokens=WordTokenizer(),
+            assignments=InMemoryAssignments(),
+            experiments=InMemoryExperimentStore(),
+            limiter=limiter,
+        ),
+    )
+    broker = app.broker
+    assert broker is not None
+    accepted: list[str] = []
+    refused: list[Prediction] = []
+
+    @broker.subscriber("pillars.requests.accepted.v1")
+    async def on_accepted(body: dict[str, object]) -> None:
+        accepted.append(f"{body['tenant']}/{body['request_id']}")
+
+    @broker.subscriber("pillars.predictions.v1")
+    async def on_refused(body: dict[str, object], message: KafkaMessage) -> None:
+        refused.append(Prediction.model_validate(body))
+        assert message.raw_message.key == f"flood/{refused[-1].request_id}".encode()
+
+    async with app.lifespan_context(), TestKafkaBroker(broker) as test_broker:
+        for i in range(5):
+            for tenant in ("flood", "quiet"):
+                request = InferenceRequest(tenant=tenant, request_id=f"r{i}", query="q?")
+                await test_broker.publish(request, "pillars.requests.v1", key=request.message_key)
+    assert accepted == ["flood/r0", "quiet/r0", "flood/r1", "quiet/r1"] + [
+        f"quiet/r{i}" for i in range(2, 5)
+    ]
+    assert [p.request_id for p in refused] == ["r2", "r3", "r4"]
+    assert all(p.rejected and "over its rate" in p.rejected for p in refused)

@@ -148,3 +148,19 @@ async def test_a_shadow_arm_of_one_live_arm_answers_only_that_arms_requests() ->
         seen.setdefault(accepted.variant, []).extend(s.variant for s in accepted.shadows)
     assert set(seen["reviews"]) == {"shadow-v7", "everywhere"}
     assert set(seen["tickets"]) == {"everywhere"}
+
+
+def test_a_refused_request_is_answered_at_once_with_why() -> None:
+    from services.ingestion.handlers import REFUSED_BY, refuse_request
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    request = InferenceRequest(tenant="acme", request_id="r1", query="q?", user_id="u1")
+    refused = refuse_request(request, reason="over its rate", experiment="e", clock=lambda: at)
+    assert refused.rejected == "over its rate"
+    assert (refused.tenant, refused.request_id, refused.query) == ("acme", "r1", "q?")
+    assert refused.message_key == request.message_key  # the request's partition and order
+    assert (refused.answer, refused.sources, refused.model) == ("", [], REFUSED_BY)
+    assert refused.request_occurred_at == request.occurred_at
+    assert refused.occurred_at == at
+    again = refuse_request(request, reason="over its rate", experiment="e", clock=lambda: at)
+    assert again.event_id == refused.event_id  # a redelivered request: the same refusal

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
@@ -7,6 +9,7 @@ from shared.contracts.events import (
     Feedback,
     InferenceRequest,
     RequestAccepted,
+    RequestEmbedded,
     ReviewVerdict,
 )
 from shared.contracts.topics import CONSUMED_BY, Topic, all_topic_names, dlq_name, topic_name
@@ -110,3 +113,60 @@ def test_a_derived_event_carries_its_provenance_and_never_its_identity() -> None
         request_occurred_at=request.occurred_at,
     )
     assert overridden.query == "other"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"tenant": "a", "request_id": "r", "query": "q\\u0000"}', "NUL character"),
+        (b'{"tenant": "a", "request_id": "r", "query": "q", "user_id": "\\u0000"}', "NUL"),
+        (b'{"tenant": "a", "request_id": "r", "query": "q", "schema_version": 1e400}', "finite"),
+        (
+            b'{"tenant": "a", "request_id": "r", "query": "q", '
+            b'"schema_version": 9223372036854775808}',
+            "64-bit",
+        ),
+    ],
+)
+def test_what_no_database_or_json_reader_can_hold_is_refused(body: bytes, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        InferenceRequest.model_validate_json(body)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_nan_and_infinities_are_refused_in_fields_lists_and_nested_models(value: str) -> None:
+    feedback = (
+        '{"tenant": "a", "feedback_id": "f", "request_id": "r", "kind": "rating", '
+        f'"value": {value}}}'
+    )
+    with pytest.raises(ValidationError, match="finite"):
+        Feedback.model_validate_json(feedback)
+    embedded = (
+        RequestEmbedded(
+            tenant="a",
+            request_id="r",
+            query="q",
+            experiment="e",
+            variant="v",
+            request_occurred_at=datetime.now(UTC),
+            query_vector=[0.5, 0.5],
+            embedding_model={"name": "m", "version": "1"},
+        )
+        .model_dump_json()
+        .replace("[0.5,0.5]", f"[0.5,{value}]")
+    )
+    with pytest.raises(ValidationError, match="finite"):
+        RequestEmbedded.model_validate_json(embedded)
+
+
+def test_control_characters_other_than_nul_and_64_bit_integers_are_fine() -> None:
+    document = DocumentChanged(
+        tenant="a",
+        document_id="d",
+        text="bell\x07 tab\t esc\x1b",
+        version=2**63 - 1,
+        metadata={"k": "\x01"},
+    )
+    assert DocumentChanged.model_validate_json(document.model_dump_json()) == document
+    with pytest.raises(ValidationError, match="NUL"):
+        DocumentChanged(tenant="a", document_id="d", metadata={"k": "\x00"})

@@ -90,3 +90,21 @@ def test_an_invalid_body_still_raises_and_a_record_or_batch_unwraps() -> None:
     batch: Any = [one, record(offset=8)]
     assert records_of(one) == (one,)
     assert len(records_of(batch)) == 2
+
+
+def keyed(key: bytes | None) -> ConsumerRecord[bytes, bytes]:
+    found = record()
+    return ConsumerRecord(**{**vars(found), "key": key})
+
+
+@pytest.mark.parametrize("key", [b"acme/r-2", b"acme/other", None, b"no-tenant-named"])
+def test_a_key_of_the_events_own_tenant_or_none_passes(key: bytes | None) -> None:
+    assert event_from_record(InferenceRequest, BODY, keyed(key)).tenant == "acme"
+
+
+@pytest.mark.parametrize("key", [b"globex/r-2", b"/r-2", b"\xff\xfe/r-2", b"acmex/r-2"])
+def test_a_key_naming_another_tenant_is_refused(key: bytes) -> None:
+    from shared.kit.records import KeyOfAnotherTenant
+
+    with pytest.raises(KeyOfAnotherTenant, match=r"key names tenant .* but its body 'acme'"):
+        event_from_record(InferenceRequest, BODY, keyed(key))
