@@ -61,7 +61,7 @@ class Managed:
 
 LEARN, SHUFFLED, SLOW = Managed("learn"), Managed("shuffled"), Managed("slow")
 MANAGED = (LEARN, SHUFFLED, SLOW)
-SLOW_MS = 300.0  # each answer of the slow candidate waits this long
+SLOW_MS = 200.0  # each answer of the slow candidate waits this long
 EXPERIMENT = Experiment(
     name="loop-e2e",
     salt="loop-1",
@@ -108,12 +108,12 @@ def loop_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningP
         "PILLARS_LOOP_MODELS": json.dumps(models),
         "PILLARS_LOOP_INTERVAL_S": "1",
         "PILLARS_EVALUATOR_REPORT_INTERVAL_S": "2",
-        "PILLARS_LOOP_NEW_LABELS": "300",
-        "PILLARS_LOOP_RETRAIN_MIN_LABELS": "100",
-        "PILLARS_LOOP_SHADOW_LABELS": "60",
+        "PILLARS_LOOP_NEW_LABELS": "200",
+        "PILLARS_LOOP_RETRAIN_MIN_LABELS": "80",
+        "PILLARS_LOOP_SHADOW_LABELS": "30",
         "PILLARS_LOOP_CHALLENGER_STEPS": "[0.3, 0.5]",
-        "PILLARS_LOOP_STEP_MIN_LABELS": "60",
-        "PILLARS_LOOP_GUARDRAIL_MIN_PREDICTIONS": "30",
+        "PILLARS_LOOP_STEP_MIN_LABELS": "40",
+        "PILLARS_LOOP_GUARDRAIL_MIN_PREDICTIONS": "20",
         "PILLARS_LOOP_MAX_LABELS": "3000",
         "PILLARS_LOOP_COOLDOWN_S": "0",
         "PILLARS_AB_MIN_SAMPLES": "100",
@@ -254,7 +254,7 @@ async def test_shuffled_labels_end_with_no_promotion(
         rows=rows,
         labels=labels,
         until=lambda run: (
-            run.sent >= 800
+            run.sent >= 500
             and ended(run, "rejected_offline", "challenging", "archived", "rolled_back")
         ),
         timeout_s=360,
