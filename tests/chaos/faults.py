@@ -12,6 +12,7 @@ import random
 import signal
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,8 +104,9 @@ class Injector:
         await self._until_back(lambda: accepts_connections(f"127.0.0.1:{port}"), pid)
         return f"postmaster pid {pid}"
 
-    async def _until_back(self, answers: object, old_pid: int, timeout_s: float = 180) -> None:
-        assert callable(answers)
+    async def _until_back(
+        self, answers: Callable[[], bool], old_pid: int, timeout_s: float = 180
+    ) -> None:
         await asyncio.sleep(1)
         deadline = time.monotonic() + timeout_s
         while not (await asyncio.to_thread(answers)):

@@ -18,7 +18,7 @@ import asyncio
 import json
 import random
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -182,19 +182,38 @@ def ended(run: LoopRun, *steps: str) -> bool:
     return any(step in steps for step in run.taken())
 
 
+def candidate_ended(run: LoopRun) -> bool:
+    """Whether the candidate's way ended: promoted, archived, rejected or rolled back."""
+    return ended(run, "rolled_back", "archived", "rejected_offline", "promoted")
+
+
+async def feed(
+    client: PillarsClient,
+    managed: Managed,
+    rows: list[LabelledText],
+    *,
+    until: Callable[[LoopRun], bool],
+    timeout_s: float,
+    labels: list[str] | None = None,
+) -> LoopRun:
+    """Stream `rows` as `managed`'s tenant's requests, `labels` (else the true ones) back."""
+    truth = labels if labels is not None else [r.label for r in rows]
+    return await stream(
+        client,
+        tenant=managed.tenant,
+        model=managed.model,
+        rows=rows,
+        labels=truth,
+        until=until,
+        timeout_s=timeout_s,
+    )
+
+
 async def test_a_slow_candidate_is_rolled_back_by_the_latency_guardrail(
     loop_platform: RunningPlatform, weak_models: list[LabelledText], loop_client: PillarsClient
 ) -> None:
     rows = weak_models[:1500]
-    run = await stream(
-        loop_client,
-        tenant=SLOW.tenant,
-        model=SLOW.model,
-        rows=rows,
-        labels=[r.label for r in rows],
-        until=lambda run: ended(run, "rolled_back", "archived", "rejected_offline", "promoted"),
-        timeout_s=300,
-    )
+    run = await feed(loop_client, SLOW, rows, until=candidate_ended, timeout_s=300)
     assert run.taken()[-1] == "rolled_back", run.describe()
     assert "challenging" in run.taken(), run.describe()
     rollback = run.steps[-1]
@@ -212,29 +231,15 @@ async def test_true_labels_retrain_and_the_loop_promotes_with_no_restart(
     await traffic_to(loop_platform, LEARN)
     rows = weak_models[1500:5500]
     pids = {p.pid for p in loop_platform.services}
-    run = await stream(
-        loop_client,
-        tenant=LEARN.tenant,
-        model=LEARN.model,
-        rows=rows,
-        labels=[r.label for r in rows],
-        until=lambda run: ended(run, "rolled_back", "archived", "rejected_offline", "promoted"),
-        timeout_s=420,
-    )
+    run = await feed(loop_client, LEARN, rows, until=candidate_ended, timeout_s=420)
     assert run.taken()[-1] == "promoted", run.describe()
     assert run.taken()[:4] == ["triggered", "trained", "shadowing", "challenging"], run.describe()
     promoted = run.steps[-1]
     assert promoted.evaluation_id is not None
     assert promoted.figures["p_value"] < 0.05
     version = str(promoted.candidate_version)
-    after = await stream(
-        loop_client,
-        tenant=LEARN.tenant,
-        model=LEARN.model,
-        rows=rows[-200:],
-        labels=[r.label for r in rows[-200:]],
-        until=lambda run: len(run.answered_by) >= 30,
-        timeout_s=120,
+    after = await feed(
+        loop_client, LEARN, rows[-200:], until=lambda run: len(run.answered_by) >= 30, timeout_s=120
     )
     assert set(after.answered_by[-20:]) == {version}, after.answered_by
     assert {p.pid for p in loop_platform.services if p.is_running()} == pids  # no restart
@@ -247,11 +252,10 @@ async def test_shuffled_labels_end_with_no_promotion(
     rows = weak_models[5500:7000]
     labels = [r.label for r in rows]
     random.Random(5).shuffle(labels)
-    run = await stream(
+    run = await feed(
         loop_client,
-        tenant=SHUFFLED.tenant,
-        model=SHUFFLED.model,
-        rows=rows,
+        SHUFFLED,
+        rows,
         labels=labels,
         until=lambda run: (
             run.sent >= 500
