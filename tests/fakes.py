@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from services.embedding.ports import VersionApplied
 from services.evaluator.ports import PredictionScore, VariantTotals
 from services.feedback.ports import KnownPrediction
 from services.inference.retrieval import RetrievalPlan
-from shared.contracts.events import DocumentChunked, ModelRef, Prediction, RetrievedChunk
+from shared.contracts.events import (
+    DocumentChunked,
+    Feedback,
+    ModelRef,
+    Prediction,
+    RetrievedChunk,
+)
 
 
 class FakeEncoder:
@@ -137,6 +144,33 @@ class InMemoryLedger:
     async def mark_reviewed(self, tenant: str, request_id: str) -> None:
         known = self.known[(tenant, request_id)]
         self.known[(tenant, request_id)] = replace(known, review_reason=None)
+
+
+@dataclass
+class InMemoryPark:
+    """Parked feedback in a dict, like the Postgres table (ages given by `parked_at`)."""
+
+    parked: dict[tuple[str, str], Feedback] = field(default_factory=dict)
+    parked_at: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    async def park(self, feedback: Feedback) -> None:
+        key = (feedback.tenant, feedback.feedback_id)
+        self.parked.setdefault(key, feedback)
+        self.parked_at.setdefault(key, time.monotonic())
+
+    async def waiting(self, tenant: str, request_id: str) -> list[Feedback]:
+        return [f for (t, _), f in self.parked.items() if (t, f.request_id) == (tenant, request_id)]
+
+    async def release(self, tenant: str, feedback_id: str) -> None:
+        self.parked.pop((tenant, feedback_id), None)
+        self.parked_at.pop((tenant, feedback_id), None)
+
+    async def expire(self, older_than_s: float, send: Callable[[Feedback], Awaitable[None]]) -> int:
+        old = [k for k, at in self.parked_at.items() if time.monotonic() - at > older_than_s]
+        for key in old:
+            await send(self.parked[key])
+            await self.release(*key)
+        return len(old)
 
 
 class WordTokenizer:

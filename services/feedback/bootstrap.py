@@ -8,8 +8,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from services.feedback.adapters.pg_ledger import PgPredictionLedger
+from services.feedback.adapters.pg_park import PgFeedbackPark
 from services.feedback.config import FeedbackSettings
-from services.feedback.ports import Labels, PredictionLedger, ReviewPolicy
+from services.feedback.ports import FeedbackPark, Labels, PredictionLedger, ReviewPolicy
 from shared.kit.db import PostgresAdapters
 from shared.labels import PgLabelStore
 
@@ -24,6 +25,7 @@ class FeedbackDependencies:
     ledger: PredictionLedger
     policy: ReviewPolicy
     labels: Labels
+    park: FeedbackPark
 
 
 def review_policy(settings: FeedbackSettings) -> ReviewPolicy:
@@ -41,13 +43,15 @@ async def bootstrap(
     *,
     ledger: PredictionLedger | None = None,
     labels: Labels | None = None,
+    park: FeedbackPark | None = None,
 ) -> AsyncIterator[FeedbackDependencies]:
-    """Build feedback's dependencies from `settings`; a test overrides the ledger and the
-    label store (and then no Postgres is opened for it)."""
+    """Build feedback's dependencies from `settings`; a test overrides the ledger, the
+    label store and the park (and then no Postgres is opened for them)."""
     async with AsyncExitStack() as stack:
         postgres = PostgresAdapters(
             stack, lambda: settings.dsn, service=settings.database_service("feedback")
         )
         ledger = await postgres.built(ledger, PgPredictionLedger)
         labels = await postgres.built(labels, PgLabelStore)
-        yield FeedbackDependencies(settings, ledger, review_policy(settings), labels)
+        park = await postgres.built(park, PgFeedbackPark)
+        yield FeedbackDependencies(settings, ledger, review_policy(settings), labels, park)

@@ -13,7 +13,15 @@ class FeedbackSettings(PillarsSettings):
     """`PILLARS_*` settings of the feedback service."""
 
     feedback_wait_s: float = Field(
-        default=10.0, ge=0, description="Feedback older than its prediction waits this long."
+        default=2.0,
+        ge=0,
+        description="Feedback ahead of its prediction waits in line this long, then is parked.",
+    )
+    feedback_park_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Parked feedback whose prediction has not come this long after goes to "
+        "the DLQ.",
     )
     feedback_http_host: str = Field(
         default="127.0.0.1", description="Where the HTTP API and review page listen."

@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from services.feedback.ports import KnownPrediction, Labels, PredictionLedger, ReviewPolicy
+from services.feedback.metrics import PARKED
+from services.feedback.ports import (
+    FeedbackPark,
+    KnownPrediction,
+    Labels,
+    PredictionLedger,
+    ReviewPolicy,
+)
 from shared.buckets import bucket
 from shared.contracts.events import Feedback, Outcome, Prediction, derived_id, utcnow
-from shared.kit.deadletter import Rejected
 from shared.kit.telemetry import link_current_span
 from shared.labels import LabelRow
 
 __all__ = [
     "FEEDBACK_DATASET",
     "SERVICE",
+    "expire_parked",
     "find_prediction",
     "join_feedback",
     "label_row",
     "record_feedback",
     "remember_prediction",
     "review_reason",
+    "settle",
+    "settle_parked",
     "true_label",
 ]
 
@@ -79,16 +88,14 @@ async def remember_prediction(
 
 async def find_prediction(
     feedback: Feedback, *, ledger: PredictionLedger, wait_s: float, poll_s: float = 0.25
-) -> KnownPrediction:
-    """Return the feedback's prediction, waiting up to `wait_s` for it to arrive."""
+) -> KnownPrediction | None:
+    """Return the feedback's prediction, waiting up to `wait_s` for it to arrive (None when
+    it has not)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while (known := await ledger.find(feedback.tenant, feedback.request_id)) is None:
         if loop.time() >= deadline:
-            raise Rejected(
-                f"no prediction for request {feedback.request_id!r} of tenant "
-                f"{feedback.tenant!r} arrived within {wait_s:g}s (PILLARS_FEEDBACK_WAIT_S)"
-            )
+            return None
         await asyncio.sleep(poll_s)
     return known
 
@@ -154,16 +161,40 @@ async def record_feedback(
     *,
     ledger: PredictionLedger,
     labels: Labels,
+    park: FeedbackPark,
     wait_s: float,
     clock: Callable[[], datetime] = utcnow,
+) -> Outcome | None:
+    """Return the outcome of `feedback`, joined to its prediction (`settle`); feedback
+    whose prediction has not arrived within `wait_s` is parked (None) and settled when it
+    arrives (`settle_parked`), or dead-lettered if it never does (`expire_parked`).
+    """
+    known = await find_prediction(feedback, ledger=ledger, wait_s=wait_s)
+    if known is None:
+        await park.park(feedback)
+        # The prediction may have been stored while this parked: the one that writes last
+        # sees the other's write, so the feedback is settled here, there or (harmlessly,
+        # the same outcome id) both.
+        known = await ledger.find(feedback.tenant, feedback.request_id)
+        if known is None:
+            PARKED.inc()
+            return None
+    return await settle(feedback, known, ledger=ledger, labels=labels, clock=clock)
+
+
+async def settle(
+    feedback: Feedback,
+    known: KnownPrediction,
+    *,
+    ledger: PredictionLedger,
+    labels: Labels,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Outcome:
-    """Return the outcome of `feedback`, joined to its prediction; a review takes that
-    prediction off the review queue, and feedback naming the right label stores it for
-    training.
+    """Return the outcome of `feedback` on `known`; a review takes that prediction off the
+    review queue, and feedback naming the right label stores it for training.
 
     The message's span links to the prediction's trace, so one finds the other.
     """
-    known = await find_prediction(feedback, ledger=ledger, wait_s=wait_s)
     link_current_span(known.traceparent, reason="feedback on prediction")
     outcome = join_feedback(feedback, known, clock=clock)
     if feedback.kind == "review":
@@ -171,3 +202,39 @@ async def record_feedback(
     if (row := label_row(feedback, known)) is not None:
         await labels.record(row)
     return outcome
+
+
+async def settle_parked(
+    prediction: Prediction,
+    *,
+    ledger: PredictionLedger,
+    labels: Labels,
+    park: FeedbackPark,
+    publish: Callable[[Outcome], Awaitable[None]],
+    clock: Callable[[], datetime] = utcnow,
+) -> int:
+    """Publish the outcome of each feedback parked on `prediction` (once it is remembered),
+    then release it; return how many. A crash in between publishes the same outcome again."""
+    parked = await park.waiting(prediction.tenant, prediction.request_id)
+    known = await ledger.find(prediction.tenant, prediction.request_id) if parked else None
+    if known is None:  # nothing parked, or a refused request's prediction (never kept)
+        return 0
+    for feedback in parked:
+        await publish(await settle(feedback, known, ledger=ledger, labels=labels, clock=clock))
+        await park.release(feedback.tenant, feedback.feedback_id)
+    return len(parked)
+
+
+async def expire_parked(
+    *, park: FeedbackPark, park_s: float, dead_letter: Callable[[Feedback, str], Awaitable[None]]
+) -> int:
+    """Dead-letter feedback whose prediction has not arrived within `park_s`; return how many."""
+
+    async def send(feedback: Feedback) -> None:
+        await dead_letter(
+            feedback,
+            f"no prediction for request {feedback.request_id!r} of tenant {feedback.tenant!r} "
+            f"arrived within {park_s:g}s of its feedback (PILLARS_FEEDBACK_PARK_S)",
+        )
+
+    return await park.expire(park_s, send)

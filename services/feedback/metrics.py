@@ -6,12 +6,17 @@ from prometheus_client import Counter
 
 from shared.contracts.events import Outcome
 
-__all__ = ["FEEDBACK", "observe_outcome"]
+__all__ = ["FEEDBACK", "PARKED", "observe_outcome"]
 
 FEEDBACK = Counter(
     "pillars_feedback_total",
     "Feedback joined to its prediction.",
     ["experiment", "variant", "kind"],
+)
+
+PARKED = Counter(
+    "pillars_feedback_parked_total",
+    "Feedback that arrived before its prediction, kept until the prediction does.",
 )
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from shared.contracts.events import RetrievedChunk
+from shared.contracts.events import Feedback, RetrievedChunk
 from shared.labels import LabelRow
 
-__all__ = ["KnownPrediction", "Labels", "PredictionLedger", "ReviewPolicy"]
+__all__ = ["FeedbackPark", "KnownPrediction", "Labels", "PredictionLedger", "ReviewPolicy"]
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,31 @@ class Labels(Protocol):
 
     async def record(self, row: LabelRow) -> None:
         """Store a label; a newer one for the same request replaces it."""
+        ...
+
+
+class FeedbackPark(Protocol):
+    """Feedback whose prediction had not arrived yet, kept durably until it does.
+
+    Feedback can overtake its prediction: the feedback service reads `predictions` and
+    `feedback` with separate consumers, and after a crash, a broker restart or a rebalance
+    one may run seconds behind the other. Parked, such feedback is joined when its
+    prediction arrives instead of being dead-lettered after a fixed wait.
+    """
+
+    async def park(self, feedback: Feedback) -> None:
+        """Keep `feedback` until its prediction arrives; parking it again changes nothing."""
+        ...
+
+    async def waiting(self, tenant: str, request_id: str) -> list[Feedback]:
+        """Return the tenant's parked feedback on `request_id`, oldest first."""
+        ...
+
+    async def release(self, tenant: str, feedback_id: str) -> None:
+        """Forget parked feedback once its outcome is out."""
+        ...
+
+    async def expire(self, older_than_s: float, send: Callable[[Feedback], Awaitable[None]]) -> int:
+        """Hand each feedback parked longer than `older_than_s` to `send` (its dead-letter),
+        then forget it; return how many. Replicas expiring at once never send one twice."""
         ...

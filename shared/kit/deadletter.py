@@ -26,6 +26,7 @@ __all__ = [
     "DeadLetterMiddleware",
     "Rejected",
     "dead_letter",
+    "dead_letter_value",
     "is_transient",
     "record_headers",
 ]
@@ -73,26 +74,43 @@ async def dead_letter(
     broker: Any, record: ConsumerRecord[bytes, bytes], *, reason: str, consumer: str
 ) -> None:
     """Publish `record`'s original bytes and headers to its topic's DLQ, with the reason."""
-    headers = record_headers(record)
-    headers |= {
+    await dead_letter_value(
+        broker,
+        topic=record.topic,
+        value=record.value or b"",
+        key=record.key,
+        headers=record_headers(record)
+        | {
+            "pillars_dlq_partition": str(record.partition),
+            "pillars_dlq_offset": str(record.offset),
+        },
+        reason=reason,
+        consumer=consumer,
+        where=f"{record.topic}[{record.partition}]@{record.offset}",
+    )
+
+
+async def dead_letter_value(
+    broker: Any,
+    *,
+    topic: str,
+    value: bytes,
+    key: bytes | None,
+    headers: dict[str, str],
+    reason: str,
+    consumer: str,
+    where: str | None = None,
+) -> None:
+    """Publish `value`, read from `topic` by `consumer`, to that topic's DLQ with the reason
+    (e.g. what a consumer kept and gave up on later)."""
+    headers = headers | {
         "pillars_dlq_reason": reason,
         "pillars_dlq_consumer": consumer,
-        "pillars_dlq_topic": record.topic,
-        "pillars_dlq_partition": str(record.partition),
-        "pillars_dlq_offset": str(record.offset),
+        "pillars_dlq_topic": topic,
     }
-    await broker.publish(
-        record.value or b"", topic=dlq_name(record.topic), key=record.key, headers=headers
-    )
-    DEADLETTERS.labels(record.topic).inc()
-    log.warning(
-        "dead-lettered %s[%s]@%s for %s: %s",
-        record.topic,
-        record.partition,
-        record.offset,
-        consumer,
-        reason,
-    )
+    await broker.publish(value, topic=dlq_name(topic), key=key, headers=headers)
+    DEADLETTERS.labels(topic).inc()
+    log.warning("dead-lettered %s for %s: %s", where or topic, consumer, reason)
 
 
 class DeadLetterMiddleware(BaseMiddleware):

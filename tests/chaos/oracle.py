@@ -124,8 +124,9 @@ class Tally:
     redelivered: int
     chunk_differences: int
     metric_differences: int
+    metric_detail: str  # which count differs, to trace a difference to its cause
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | str]:
         return dict(self.__dict__)
 
 
@@ -174,7 +175,8 @@ async def tally(
         indexed = await indexed_chunks(database_url, tenant)
         scores, outcomes = await _evaluator_counts(database_url, tenant)
         answered_ids = {p["request_id"] for p in live}
-        metric = abs(scores - len(answered_ids)) + abs(outcomes - len(given & answered_ids))
+        joined = len(given & answered_ids)
+        metric = abs(scores - len(answered_ids)) + abs(outcomes - joined)
         differences = chunk_differences(expected, indexed)
         if (differences == 0 and metric == 0) or time.monotonic() > deadline:
             break
@@ -186,4 +188,6 @@ async def tally(
         redelivered=sum(n - 1 for n in ids.values() if n > 1),
         chunk_differences=differences,
         metric_differences=metric,
+        metric_detail=f"scores {scores} of {len(answered_ids)} answered requests; outcomes "
+        f"{outcomes} of {joined} feedback on answered requests",
     )

@@ -56,7 +56,8 @@ def feedback_service(endpoints: Endpoints, tmp_path: Path) -> Iterator[FeedbackS
         "PILLARS_DATA_DIR": str(tmp_path),
         "PILLARS_FEEDBACK_HTTP_PORT": str(port),
         "PILLARS_FEEDBACK_TOKENS": json.dumps([TOKEN]),
-        "PILLARS_FEEDBACK_WAIT_S": "2",
+        "PILLARS_FEEDBACK_WAIT_S": "1",
+        "PILLARS_FEEDBACK_PARK_S": "4",
         "PILLARS_REVIEW_SAMPLE_RATE": "0",
         "PILLARS_REVIEW_CONFIDENCE_BELOW": "0.5",
     }
@@ -168,7 +169,24 @@ async def test_http_feedback_is_authenticated_validated_and_joined(
     [outcome] = [e for e in events if is_outcome(e, tenant)]
     assert (outcome.kind, outcome.variant, outcome.request_id) == ("click", "top3", "r1")
 
-    # Feedback on a prediction that never comes goes to the DLQ with the reason.
+    # Feedback ahead of its prediction (past the wait) is parked, and joined once the
+    # prediction comes; here 3 s late.
+    outcomes = await client.watch(Topic.OUTCOMES)
+    try:
+        early = json.dumps(click | {"feedback_id": "f3", "request_id": "r3"}).encode()
+        assert call(service, "POST", "/v1/feedback", early, token=TOKEN)[0] == 202
+        await asyncio.sleep(3)
+        await client.publish(Topic.PREDICTIONS, prediction(tenant, "r3", 0.9))
+        events = await outcomes.collect(
+            lambda evs: any(isinstance(e, Outcome) and e.request_id == "r3" for e in evs), 60
+        )
+    finally:
+        await outcomes.stop()
+    late = [e for e in events if isinstance(e, Outcome) and e.tenant == tenant]
+    assert [e.feedback_id for e in late if e.request_id == "r3"] == ["f3"]
+
+    # Feedback on a prediction that never comes goes to the DLQ with the reason, once it
+    # has been parked for PILLARS_FEEDBACK_PARK_S.
     dlq = AIOKafkaConsumer(
         dlq_name(topic_name(Topic.FEEDBACK, service.prefix)),
         bootstrap_servers=endpoints.kafka_bootstrap_servers,

@@ -27,6 +27,7 @@ from shared.labels import PgLabelStore
 from shared.models.pg_registry import PgModelRegistry
 from shared.platform.client import PillarsClient
 from shared.platform.runtime.stack import Endpoints
+from tests.fakes import InMemoryPark
 from tests.unit.evaluator.test_handlers import prediction
 from tests.unit.trainer.fakes import synthetic_rows
 
@@ -153,7 +154,7 @@ async def test_label_feedback_on_a_prediction_becomes_a_label_row(
     await remember_prediction(answered, ledger=ledger, traceparent=None)
     given = Feedback(tenant=tenant, feedback_id="f1", request_id="r1", kind="label", value="plot")
     for _ in range(2):  # redelivered: the same row
-        await record_feedback(given, ledger=ledger, labels=labels, wait_s=0)
+        await record_feedback(given, ledger=ledger, labels=labels, park=InMemoryPark(), wait_s=0)
     [row] = (await labels.snapshot(tenant, "feedback")).rows
     assert (row.text, row.label, row.predicted, row.variant, row.user_id) == (
         "a charming film",
@@ -168,7 +169,9 @@ async def test_label_feedback_on_a_prediction_becomes_a_label_row(
     older = given.model_copy(
         update={"value": "rotten", "occurred_at": given.occurred_at - timedelta(hours=1)}
     )
-    await record_feedback(older, ledger=ledger, labels=labels, wait_s=0)  # arrives late
+    await record_feedback(
+        older, ledger=ledger, labels=labels, park=InMemoryPark(), wait_s=0
+    )  # arrives late
     [row] = (await labels.snapshot(tenant, "feedback")).rows
     assert row.label == "plot"  # the newer label stays
 

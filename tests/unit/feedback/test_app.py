@@ -22,7 +22,7 @@ from shared.contracts.events import (
     utcnow,
 )
 from shared.platform.runtime.host import free_port
-from tests.fakes import InMemoryLedger
+from tests.fakes import InMemoryLedger, InMemoryPark
 from tests.unit.feedback.fakes import RecordedLabels
 
 MODEL = ModelRef(name="m", version="1")
@@ -53,7 +53,10 @@ def assembled(
     """Return the app assembled with `ledger` and `labels`, its broker, and the outcomes it
     publishes."""
     labels = labels or RecordedLabels()
-    app = create_app(settings, assemble=partial(bootstrap, settings, ledger=ledger, labels=labels))
+    park = InMemoryPark()
+    app = create_app(
+        settings, assemble=partial(bootstrap, settings, ledger=ledger, labels=labels, park=park)
+    )
     assert isinstance(app.broker, KafkaBroker)
     outcomes: Seen = []
 

@@ -1,19 +1,18 @@
 import asyncio
 import uuid
 
-import pytest
-
 from services.feedback.handlers import (
+    expire_parked,
     find_prediction,
     join_feedback,
     record_feedback,
     remember_prediction,
     review_reason,
+    settle_parked,
 )
 from services.feedback.ports import ReviewPolicy
-from shared.contracts.events import Feedback, RetrievedChunk, ReviewVerdict
-from shared.kit.deadletter import Rejected
-from tests.fakes import InMemoryLedger
+from shared.contracts.events import Feedback, Outcome, RetrievedChunk, ReviewVerdict
+from tests.fakes import InMemoryLedger, InMemoryPark
 from tests.unit.evaluator.test_handlers import prediction
 from tests.unit.feedback.fakes import RecordedLabels
 
@@ -25,6 +24,7 @@ async def test_feedback_joins_its_prediction() -> None:
     await remember_prediction(prediction("r1", [0.5]), ledger=ledger, traceparent=TRACEPARENT)
     feedback = Feedback(tenant="acme", feedback_id="f1", request_id="r1", kind="rating", value=4)
     known = await find_prediction(feedback, ledger=ledger, wait_s=0)
+    assert known is not None
     outcome = join_feedback(feedback, known)
     assert (outcome.variant, outcome.experiment, outcome.value) == ("a", "e", 4)
     assert known.traceparent == TRACEPARENT
@@ -46,14 +46,18 @@ async def test_only_a_review_takes_its_prediction_off_the_queue() -> None:
     )
     click = Feedback(tenant="acme", feedback_id="f1", request_id="r1", kind="click")
     assert (
-        await record_feedback(click, ledger=ledger, labels=RecordedLabels(), wait_s=0)
+        await record_feedback(
+            click, ledger=ledger, labels=RecordedLabels(), park=InMemoryPark(), wait_s=0
+        )
     ).kind == "click"
     assert [k.request_id for k in await ledger.review_queue(10)] == ["r1"]
     verdict = ReviewVerdict(verdict="correct")
     review = Feedback(
         tenant="acme", feedback_id="f2", request_id="r1", kind="review", review=verdict
     )
-    outcome = await record_feedback(review, ledger=ledger, labels=RecordedLabels(), wait_s=0)
+    outcome = await record_feedback(
+        review, ledger=ledger, labels=RecordedLabels(), park=InMemoryPark(), wait_s=0
+    )
     assert (outcome.kind, outcome.review) == ("review", verdict)
     assert await ledger.review_queue(10) == []
 
@@ -69,13 +73,56 @@ async def test_feedback_waits_for_a_late_prediction() -> None:
     task = asyncio.create_task(late())
     known = await find_prediction(feedback, ledger=ledger, wait_s=2, poll_s=0.02)
     await task
+    assert known is not None
     assert known.request_id == "r1"
 
 
-async def test_feedback_without_prediction_is_rejected_after_waiting() -> None:
+async def test_feedback_ahead_of_its_prediction_is_parked_then_settled_when_it_arrives() -> None:
+    ledger, park, labels = InMemoryLedger(), InMemoryPark(), RecordedLabels()
+    feedback = Feedback(tenant="acme", feedback_id="f1", request_id="r1", kind="click")
+    assert await find_prediction(feedback, ledger=ledger, wait_s=0.05, poll_s=0.01) is None
+    parked = await record_feedback(feedback, ledger=ledger, labels=labels, park=park, wait_s=0)
+    assert parked is None
+    assert await park.waiting("acme", "r1") == [feedback]
+    published: list[Outcome] = []
+
+    async def publish(outcome: Outcome) -> None:
+        published.append(outcome)
+
+    other = prediction("r2", [0.5])
+    await remember_prediction(other, ledger=ledger, traceparent=None)
+    assert await settle_parked(other, ledger=ledger, labels=labels, park=park, publish=publish) == 0
+    arrived = prediction("r1", [0.5])
+    await remember_prediction(arrived, ledger=ledger, traceparent=None)
+    assert (
+        await settle_parked(arrived, ledger=ledger, labels=labels, park=park, publish=publish) == 1
+    )
+    assert [(o.request_id, o.kind, o.variant) for o in published] == [("r1", "click", "a")]
+    assert await park.waiting("acme", "r1") == []
+    # The outcome is the one joining it directly would have given (same id): the evaluator
+    # counts it once whichever path, or both, published it.
+    direct = await record_feedback(feedback, ledger=ledger, labels=labels, park=park, wait_s=0)
+    assert direct is not None
+    assert direct.event_id == published[0].event_id
+
+
+async def test_parked_feedback_whose_prediction_never_comes_is_dead_lettered() -> None:
+    park = InMemoryPark()
     feedback = Feedback(tenant="acme", feedback_id="f1", request_id="nope", kind="click")
-    with pytest.raises(Rejected, match="no prediction for request 'nope'"):
-        await find_prediction(feedback, ledger=InMemoryLedger(), wait_s=0.05, poll_s=0.01)
+    await record_feedback(
+        feedback, ledger=InMemoryLedger(), labels=RecordedLabels(), park=park, wait_s=0
+    )
+    sent: list[tuple[str, str]] = []
+
+    async def dead_letter(event: Feedback, reason: str) -> None:
+        sent.append((event.feedback_id, reason))
+
+    assert await expire_parked(park=park, park_s=60, dead_letter=dead_letter) == 0
+    await asyncio.sleep(0.02)
+    assert await expire_parked(park=park, park_s=0.01, dead_letter=dead_letter) == 1
+    assert sent[0][0] == "f1"
+    assert "no prediction for request 'nope'" in sent[0][1]
+    assert await park.waiting("acme", "nope") == []
 
 
 def test_unsure_predictions_all_go_to_review_and_a_share_of_the_others() -> None:

@@ -12,11 +12,13 @@ from services.feedback.bootstrap import FeedbackDependencies, review_policy
 from services.feedback.config import FeedbackSettings
 from services.feedback.http_lifecycle import FeedbackHttpApi
 from shared.contracts.events import Feedback
-from tests.fakes import InMemoryLedger
+from tests.fakes import InMemoryLedger, InMemoryPark
 from tests.unit.feedback.fakes import RecordedLabels
 
 SETTINGS = FeedbackSettings(kafka_bootstrap_servers="unused:9092", feedback_http_port=None)
-DEPS = FeedbackDependencies(SETTINGS, InMemoryLedger(), review_policy(SETTINGS), RecordedLabels())
+DEPS = FeedbackDependencies(
+    SETTINGS, InMemoryLedger(), review_policy(SETTINGS), RecordedLabels(), InMemoryPark()
+)
 
 
 async def test_without_a_port_nothing_listens() -> None:

@@ -10,7 +10,7 @@ import pytest
 from services.feedback.handlers import record_feedback, remember_prediction
 from shared.contracts.events import Feedback, Prediction, ReviewVerdict
 from shared.labels import LabelRow
-from tests.fakes import InMemoryLedger
+from tests.fakes import InMemoryLedger, InMemoryPark
 from tests.unit.evaluator.test_handlers import prediction
 from tests.unit.feedback.fakes import RecordedLabels
 
@@ -26,7 +26,7 @@ async def labelled(feedback: Feedback, answered: Prediction) -> list[LabelRow]:
     """Return the label rows `feedback` on `answered` writes."""
     ledger, labels = InMemoryLedger(), RecordedLabels()
     await remember_prediction(answered, ledger=ledger, traceparent=None)
-    await record_feedback(feedback, ledger=ledger, labels=labels, wait_s=0)
+    await record_feedback(feedback, ledger=ledger, labels=labels, park=InMemoryPark(), wait_s=0)
     return list(labels.rows.values())
 
 
@@ -100,7 +100,7 @@ async def test_redelivered_feedback_writes_the_same_row_and_a_later_label_replac
     await remember_prediction(classified("r1"), ledger=ledger, traceparent=None)
     first = feedback("label", value="rotten")
     for _ in range(2):
-        await record_feedback(first, ledger=ledger, labels=labels, wait_s=0)
+        await record_feedback(first, ledger=ledger, labels=labels, park=InMemoryPark(), wait_s=0)
     assert [row.label for row in labels.rows.values()] == ["rotten"]
     later = Feedback(
         tenant="acme",
@@ -110,6 +110,8 @@ async def test_redelivered_feedback_writes_the_same_row_and_a_later_label_replac
         value="plot",
         occurred_at=first.occurred_at + timedelta(seconds=5),
     )
-    await record_feedback(later, ledger=ledger, labels=labels, wait_s=0)
-    await record_feedback(first, ledger=ledger, labels=labels, wait_s=0)  # late redelivery
+    await record_feedback(later, ledger=ledger, labels=labels, park=InMemoryPark(), wait_s=0)
+    await record_feedback(
+        first, ledger=ledger, labels=labels, park=InMemoryPark(), wait_s=0
+    )  # late redelivery
     assert [row.label for row in labels.rows.values()] == ["plot"]
