@@ -61,10 +61,17 @@ kept AS (
     WHERE k.df > 0 AND (k.df < n.cap OR NOT EXISTS (
         SELECT FROM counted r WHERE r.df > 0 AND r.df < n.cap))
 ),
+wanted AS (
+    SELECT string_agg(term, ' | ')::tsquery AS query, array_agg(lexeme) AS lexemes FROM kept
+),
 matched AS (
-    SELECT c.chunk_id, c.lexemes, length(c.lexemes)::float8 AS dl FROM pillars_chunks c
-    WHERE c.tenant = :tenant
-      AND c.lexemes @@ (SELECT string_agg(term, ' | ')::tsquery FROM kept)
+    -- Only the query's lexemes of each chunk are unnested: marked (weight A) and filtered
+    -- in C, where unnesting every lexeme of every matched chunk to join them was most of
+    -- the lexical side's time.
+    SELECT c.chunk_id, length(c.lexemes)::float8 AS dl,
+           ts_filter(setweight(c.lexemes, 'A', (SELECT lexemes FROM wanted)), '{{a}}') AS found
+    FROM pillars_chunks c
+    WHERE c.tenant = :tenant AND c.lexemes @@ (SELECT query FROM wanted)
     LIMIT {LEXICAL_POOL}
 ),
 scored AS (
@@ -73,7 +80,7 @@ scored AS (
                / (u.tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * m.dl / m.avgdl))) AS score
     FROM (SELECT *, avg(dl) OVER () AS avgdl FROM matched) AS m
     CROSS JOIN LATERAL (SELECT lexeme, cardinality(positions)::float8 AS tf
-                        FROM unnest(m.lexemes)) AS u
+                        FROM unnest(m.found)) AS u
     JOIN kept k ON k.lexeme = u.lexeme
     GROUP BY m.chunk_id
 ),
