@@ -5,8 +5,10 @@ Usage: python tests/bench/chaos.py [--quick] [--seed N]
 `pillars up` behind a stalling proxy; a plain aiokafka client's steady load of requests,
 documents and click feedback; faults at seeded random times (replica, broker and postmaster
 SIGKILLs, network stalls and dropped connections, scale-ups and -downs); then the oracle:
-`lost`, `conflicting`, `redelivered`, `chunk_differences`, `metric_differences`, and the
-recovery from each fault to the first answer after it (`recovery_p99_s`). The full run is
+`lost`, `conflicting`, `redelivered`, `chunk_differences`, `metric_differences`, and each
+fault's recovery: from its clearing until every request sent while it struck (or in the 2 s
+after) is answered (`recovery_p99_s`), and, weaker, to the first answer of any request
+(`first_progress_p99_s`). The full run is
 at least 10,000 events and 30 faults; `--quick` 8 faults in under 5 minutes.
 Last line: one JSON object.
 """

@@ -34,6 +34,7 @@ class Load:
     clicks: set[str] = field(default_factory=set)  # the requests clicked
     documents: int = 0
     arrivals: list[float] = field(default_factory=list)  # wall times of live predictions
+    answered: dict[str, float] = field(default_factory=dict)  # id -> first answer's wall time
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -113,6 +114,7 @@ class Load:
                         continue
                     self.arrivals.append(time.time())
                     request_id = prediction["request_id"]
+                    self.answered.setdefault(request_id, self.arrivals[-1])
                     number = int(request_id.removeprefix("r-"))
                     if number % self.click_every == 0 and request_id not in self.clicks:
                         self.clicks.add(request_id)

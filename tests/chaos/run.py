@@ -60,10 +60,26 @@ def chaos_platform(data_dir: Path, env: dict[str, str] | None = None) -> Iterato
         proxy.stop()
 
 
-def recovery_s(fault: Fault, arrivals: list[float]) -> float | None:
-    """Return the time from the fault's clearing to the first answer after it."""
+# Requests sent up to this long after a fault cleared count as its backlog.
+BACKLOG_S = 2.0
+
+
+def first_progress_s(fault: Fault, arrivals: list[float]) -> float | None:
+    """Return the time from the fault's clearing to the first answer after it (any request:
+    with several replicas, answers may not stop at all)."""
     after = [t for t in arrivals if t >= fault.cleared]
     return min(after) - fault.cleared if after else None
+
+
+def recovery_s(fault: Fault, sent: dict[str, float], answered: dict[str, float]) -> float | None:
+    """Return the time from the fault's clearing until every request sent while it struck,
+    or within `BACKLOG_S` after, was answered: a partition whose consumer died, or a broker
+    away, holds its requests back until the group or the client recovers (None: one of them
+    never was)."""
+    backlog = [r for r, at in sent.items() if fault.at <= at <= fault.cleared + BACKLOG_S]
+    if any(r not in answered for r in backlog):
+        return None
+    return max((answered[r] - fault.cleared for r in backlog), default=0.0)
 
 
 def p99(values: list[float]) -> float | None:
@@ -108,8 +124,9 @@ async def run_chaos(
         requests=load.requests,
         feedback=load.clicks,
     )
-    recoveries = [recovery_s(f, load.arrivals) for f in struck]
+    recoveries = [recovery_s(f, load.requests, load.answered) for f in struck]
     measured = [r for r in recoveries if r is not None]
+    progress = [p for f in struck if (p := first_progress_s(f, load.arrivals)) is not None]
     return {
         "events": load.events,
         "faults": len(struck),
@@ -117,6 +134,7 @@ async def run_chaos(
         **counts.as_dict(),
         "recovery_p99_s": round(p99(measured) or 0.0, 2) if measured else None,
         "unrecovered_faults": len(recoveries) - len(measured),
+        "first_progress_p99_s": round(p99(progress) or 0.0, 2) if progress else None,
         "recovery_by_fault": [
             {"kind": f.kind, "target": f.target, "recovery_s": None if r is None else round(r, 2)}
             for f, r in zip(struck, recoveries, strict=True)
