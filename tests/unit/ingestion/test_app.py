@@ -3,7 +3,9 @@ topics, keys, headers and the handlers' results, and experiment versions put in 
 they are announced."""
 
 from functools import partial
+from typing import Any
 
+from faststream import FastStream
 from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
@@ -16,20 +18,21 @@ from tests.fakes import InMemoryAssignments, WordTokenizer
 from tests.unit.shared.test_experiment_store import InMemoryExperimentStore
 
 
+def assembled(settings: IngestionSettings, **fakes: Any) -> FastStream:
+    """Return ingestion assembled by its bootstrap with word tokens, in-memory assignments
+    and experiment versions, and any other fake in `fakes`."""
+    fakes.setdefault("assignments", InMemoryAssignments())
+    fakes.setdefault("experiments", InMemoryExperimentStore())
+    return create_app(
+        settings, assemble=partial(bootstrap, settings, tokens=WordTokenizer(), **fakes)
+    )
+
+
 async def test_the_assembled_service_accepts_requests_and_chunks_documents() -> None:
     settings = IngestionSettings(kafka_bootstrap_servers="unused:9092", chunk_size_tokens=20)
     assignments = InMemoryAssignments()
     store = InMemoryExperimentStore()
-    app = create_app(
-        settings,
-        assemble=partial(
-            bootstrap,
-            settings,
-            tokens=WordTokenizer(),
-            assignments=assignments,
-            experiments=store,
-        ),
-    )
+    app = assembled(settings, assignments=assignments, experiments=store)
     broker = app.broker
     assert broker is not None
     seen: dict[str, list[tuple[dict[str, object], bytes, dict[str, str]]]] = {}
@@ -62,16 +65,7 @@ async def test_the_assembled_service_accepts_requests_and_chunks_documents() -> 
 async def test_an_announced_version_assigns_the_next_request() -> None:
     settings = IngestionSettings(kafka_bootstrap_servers="unused:9092")
     store = InMemoryExperimentStore()
-    app = create_app(
-        settings,
-        assemble=partial(
-            bootstrap,
-            settings,
-            tokens=WordTokenizer(),
-            assignments=InMemoryAssignments(),
-            experiments=store,
-        ),
-    )
+    app = assembled(settings, experiments=store)
     broker = app.broker
     assert broker is not None
     variants: list[tuple[object, object, object]] = []
@@ -113,17 +107,7 @@ async def test_a_tenant_over_its_rate_gets_refusals_and_the_others_go_on() -> No
 
     settings = IngestionSettings(kafka_bootstrap_servers="unused:9092")
     limiter = TenantLimiter({"flood": TenantRate(rate=1, burst=2)}, clock=lambda: 0.0)
-    app = create_app(
-        settings,
-        assemble=partial(
-            bootstrap,
-            settings,
-            tokens=WordTokenizer(),
-            assignments=InMemoryAssignments(),
-            experiments=InMemoryExperimentStore(),
-            limiter=limiter,
-        ),
-    )
+    app = assembled(settings, limiter=limiter)
     broker = app.broker
     assert broker is not None
     accepted: list[str] = []
