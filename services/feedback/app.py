@@ -14,16 +14,14 @@ from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import (
     SERVICE,
     expire_parked,
+    prediction_arrived,
     record_feedback,
-    remember_prediction,
-    settle_parked,
 )
 from services.feedback.http_lifecycle import FeedbackHttpApi
 from services.feedback.metrics import observe_outcome
-from shared.contracts.cloudevents import ce_headers
 from shared.contracts.events import Feedback, Outcome, Prediction
 from shared.contracts.topics import Topic
-from shared.kit.deadletter import dead_letter_value
+from shared.kit.deadletter import dead_letter_event
 from shared.kit.service import ServiceKit
 
 __all__ = ["create_app"]
@@ -43,26 +41,16 @@ def create_app(
         deps, publisher=kit.publisher(Topic.FEEDBACK), tracer=kit.tracer, source=kit.source
     )
 
-    outcomes = kit.publisher(Topic.OUTCOMES)
-
-    async def publish_outcome(outcome: Outcome) -> None:
-        observe_outcome(outcome)
-        await kit.publish(outcomes, outcome)
-
     @kit.handles(Topic.PREDICTIONS)
     async def on_prediction(event: Prediction) -> None:
-        await remember_prediction(
-            event,
-            ledger=deps().ledger,
-            traceparent=kit.current_message().headers.get("traceparent"),
-            policy=deps().policy,
-        )
-        await settle_parked(
+        await prediction_arrived(
             event,
             ledger=deps().ledger,
             labels=deps().labels,
             park=deps().park,
-            publish=publish_outcome,
+            traceparent=kit.current_message().headers.get("traceparent"),
+            policy=deps().policy,
+            publish=partial(kit.publish, kit.publisher(Topic.OUTCOMES), observe=observe_outcome),
         )
 
     @kit.handles(Topic.FEEDBACK, publishes=Topic.OUTCOMES, observe=observe_outcome)
@@ -75,22 +63,28 @@ def create_app(
             wait_s=settings.feedback_wait_s,
         )
 
-    async def dead_letter_feedback(event: Feedback, reason: str) -> None:
-        await dead_letter_value(
-            kit.broker,
-            topic=kit.topic(Topic.FEEDBACK),
-            value=event.model_dump_json().encode(),
-            key=event.message_key,
-            headers=ce_headers(event, kit.source),
-            reason=reason,
-            consumer=kit.consumer_group(Topic.FEEDBACK),
-        )
-
-    async def expire_round() -> None:
-        await expire_parked(
-            park=deps().park, park_s=settings.feedback_park_s, dead_letter=dead_letter_feedback
-        )
-
-    kit.every(min(60.0, max(1.0, settings.feedback_park_s / 4)), "parked", expire_round)
-
+    dead_letter_parked_feedback(kit, deps, settings)
     return kit.app(after_startup=[http.start], on_shutdown=[http.stop])
+
+
+def dead_letter_parked_feedback(
+    kit: ServiceKit[FeedbackSettings],
+    deps: Callable[[], FeedbackDependencies],
+    settings: FeedbackSettings,
+) -> None:
+    """Every so often (on each replica; they skip each other's rows), send the feedback
+    parked longer than `PILLARS_FEEDBACK_PARK_S` to the feedback DLQ."""
+    dead_letter = partial(
+        dead_letter_event,
+        kit.broker,
+        topic=kit.topic(Topic.FEEDBACK),
+        source=kit.source,
+        consumer=kit.consumer_group(Topic.FEEDBACK),
+    )
+
+    async def expire() -> None:
+        await expire_parked(
+            park=deps().park, park_s=settings.feedback_park_s, dead_letter=dead_letter
+        )
+
+    kit.every(min(60.0, max(1.0, settings.feedback_park_s / 4)), "parked", expire)

@@ -26,6 +26,7 @@ __all__ = [
     "find_prediction",
     "join_feedback",
     "label_row",
+    "prediction_arrived",
     "record_feedback",
     "remember_prediction",
     "review_reason",
@@ -202,6 +203,22 @@ async def settle(
     if (row := label_row(feedback, known)) is not None:
         await labels.record(row)
     return outcome
+
+
+async def prediction_arrived(
+    prediction: Prediction,
+    *,
+    ledger: PredictionLedger,
+    labels: Labels,
+    park: FeedbackPark,
+    traceparent: str | None,
+    policy: ReviewPolicy | None,
+    publish: Callable[[Outcome], Awaitable[None]],
+) -> None:
+    """Remember `prediction` (`remember_prediction`), then settle the feedback parked on it
+    (`settle_parked`)."""
+    await remember_prediction(prediction, ledger=ledger, traceparent=traceparent, policy=policy)
+    await settle_parked(prediction, ledger=ledger, labels=labels, park=park, publish=publish)
 
 
 async def settle_parked(

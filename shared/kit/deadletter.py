@@ -17,6 +17,8 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, RequestTimedOutError
 from faststream import BaseMiddleware
 
+from shared.contracts.cloudevents import ce_headers
+from shared.contracts.events import Event
 from shared.contracts.topics import dlq_name
 from shared.kit.faststream_seams import ContextRepo, broker_of_context, handler_of_context
 from shared.kit.metrics import DEADLETTERS
@@ -26,6 +28,7 @@ __all__ = [
     "DeadLetterMiddleware",
     "Rejected",
     "dead_letter",
+    "dead_letter_event",
     "dead_letter_value",
     "is_transient",
     "record_headers",
@@ -111,6 +114,22 @@ async def dead_letter_value(
     await broker.publish(value, topic=dlq_name(topic), key=key, headers=headers)
     DEADLETTERS.labels(topic).inc()
     log.warning("dead-lettered %s for %s: %s", where or topic, consumer, reason)
+
+
+async def dead_letter_event(
+    broker: Any, event: Event, reason: str, *, topic: str, source: str, consumer: str
+) -> None:
+    """Publish `event`, read from `topic` and kept by `consumer` (from `source`), to that
+    topic's DLQ with the reason: a message a service held on to and later gave up on."""
+    await dead_letter_value(
+        broker,
+        topic=topic,
+        value=event.model_dump_json().encode(),
+        key=event.message_key,
+        headers=ce_headers(event, source),
+        reason=reason,
+        consumer=consumer,
+    )
 
 
 class DeadLetterMiddleware(BaseMiddleware):

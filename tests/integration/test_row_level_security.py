@@ -19,9 +19,10 @@ from services.evaluator.adapters.pg_score_book import PgScoreBook
 from services.evaluator.adapters.pg_score_tables import TENANT_TABLES
 from services.evaluator.ports import OutcomeRecord, PredictionScore
 from services.feedback.adapters.pg_ledger import PgPredictionLedger
+from services.feedback.adapters.pg_park import PgFeedbackPark
 from services.feedback.ports import KnownPrediction
 from services.inference.adapters.pg_answers import PgAnswerLedger
-from shared.contracts.events import Chunk, DocumentChunked
+from shared.contracts.events import Chunk, DocumentChunked, Feedback
 from shared.kit.db import create_pool
 from shared.kit.db_tenancy import (
     CROSS_TENANT,
@@ -43,6 +44,7 @@ READERS = {
     "pillars_documents": ("embedding",),
     "pillars_chunks": ("embedding", "inference"),
     "feedback_predictions": ("feedback",),
+    "feedback_parked": ("feedback",),
     "inference_answers": ("inference",),
     "training_labels": ("feedback", "evaluator", "trainer"),
     **dict.fromkeys(TENANT_TABLES, ("evaluator",)),
@@ -73,6 +75,9 @@ async def write_rows(pools: dict[str, asyncpg.Pool], tenant: str) -> None:
     await ledger.remember(
         KnownPrediction(tenant, "r1", tenant, "a", "answer", now, None, review_reason="sampled")
     )
+    await PgFeedbackPark(pools["feedback"]).park(
+        Feedback(tenant=tenant, feedback_id="f1", request_id="r2", kind="click")
+    )
     labels = PgLabelStore(pools["feedback"])
     await labels.record(
         LabelRow(tenant=tenant, dataset="d", request_id="r1", text="t", label="x", labelled_at=now)
@@ -95,6 +100,7 @@ async def test_an_unfiltered_query_sees_only_the_declared_tenant_on_every_table(
     await PgChunkStore(pool).create_schema(DIM, 16, 64)
     for schema in (
         PgPredictionLedger(pool),
+        PgFeedbackPark(pool),
         PgLabelStore(pool),
         PgScoreBook(pool),
         PgAnswerLedger(pool),
