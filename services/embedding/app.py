@@ -16,6 +16,7 @@ from services.embedding.handlers import SERVICE
 from shared.contracts.events import DocumentChunked, ExperimentChanged, RequestAccepted
 from shared.contracts.topics import Topic
 from shared.experiment_store import CATCH_UP_S, newer_stored
+from shared.kit.assembly import Assembled
 from shared.kit.service import ServiceKit
 
 __all__ = ["create_app"]
@@ -47,6 +48,16 @@ def create_app(
             publish=publish_indexed,
         )
 
+    _embed_requests(kit, deps)
+    _follow_experiment(kit, deps)
+    return kit.app()
+
+
+def _embed_requests(
+    kit: ServiceKit[EmbeddingSettings], deps: Assembled[EmbeddingDependencies]
+) -> None:
+    """Subscribe the request batches: each query embedded by every model its arms need."""
+    settings = kit.settings
     publish_embedded = partial(kit.publish_in_trace, kit.publisher(Topic.REQUESTS_EMBEDDED))
 
     @kit.batch_subscriber(
@@ -63,6 +74,12 @@ def create_app(
             publish=publish_embedded,
         )
 
+
+def _follow_experiment(
+    kit: ServiceKit[EmbeddingSettings], deps: Assembled[EmbeddingDependencies]
+) -> None:
+    """Put each announced experiment version in force, and catch up with a missed one."""
+
     @kit.handles(Topic.EXPERIMENTS)  # every replica reads every version (a broadcast)
     async def on_experiment(event: ExperimentChanged) -> None:
         deps().experiment.apply(event)
@@ -73,4 +90,3 @@ def create_app(
             deps().experiment.apply(change)
 
     kit.every(CATCH_UP_S, "experiment-catch-up", catch_up_round)
-    return kit.app()

@@ -17,6 +17,7 @@ from shared.contracts.events import (
     RequestAccepted,
 )
 from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
+from tests.unit.shared.test_experiment_store import InMemoryExperimentStore
 
 Seen = dict[str, list[tuple[dict[str, object], bytes, dict[str, str]]]]
 
@@ -43,7 +44,14 @@ async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() 
     app = create_app(
         settings,
         assemble=partial(
-            bootstrap, settings, encoder=encoder, query_encoder=query_encoder, store=index
+            bootstrap,
+            settings,
+            encoder=encoder,
+            query_encoder=query_encoder,
+            store=index,
+            experiments=InMemoryExperimentStore(),
+            secondary={},
+            secondary_queries={},
         ),
     )
     broker = app.broker
@@ -94,5 +102,12 @@ async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() 
 async def test_a_given_encoder_also_encodes_the_queries() -> None:
     settings = EmbeddingSettings(kafka_bootstrap_servers="unused:9092")
     encoder = FakeEncoder()
-    async with bootstrap(settings, encoder=encoder, store=InMemoryIndex()) as deps:
+    async with bootstrap(
+        settings,
+        encoder=encoder,
+        store=InMemoryIndex(),
+        experiments=InMemoryExperimentStore(),
+        secondary={},
+        secondary_queries={},
+    ) as deps:
         assert deps.query_encoder is encoder
