@@ -47,7 +47,9 @@ CREATE TABLE IF NOT EXISTS experiment_versions (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (name, version)
 );
-""" + grants_ddl("SELECT, INSERT", ["experiment_versions"], ["ingestion", "inference", "evaluator"])
+""" + grants_ddl(
+    "SELECT, INSERT", ["experiment_versions"], ["ingestion", "embedding", "inference", "evaluator"]
+)
 
 # The next version of `name`, written only if nobody wrote it first (two writers at once:
 # one wins, the other retries on top of it).

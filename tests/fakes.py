@@ -6,13 +6,14 @@ import hashlib
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from services.embedding.ports import VersionApplied
 from services.evaluator.ports import PredictionScore, VariantTotals
 from services.feedback.ports import KnownPrediction
 from services.inference.retrieval import RetrievalPlan
+from shared.contracts.embedders import PRIMARY, EmbedderName
 from shared.contracts.events import (
     DocumentChunked,
     Feedback,
@@ -50,6 +51,7 @@ class StoredChunk:
     version: int
     text: str
     vector: list[float]
+    secondary: dict[EmbedderName, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,11 +62,21 @@ class InMemoryIndex:
     chunks: dict[uuid.UUID, StoredChunk] = field(default_factory=dict)
     searches: list[tuple[str, int, int | None]] = field(default_factory=list)
 
-    async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
-        return {c.chunk_id for c in doc.chunks if c.chunk_id in self.chunks}
+    async def known_chunk_ids(
+        self, doc: DocumentChunked, model: EmbedderName = PRIMARY
+    ) -> set[uuid.UUID]:
+        return {
+            c.chunk_id
+            for c in doc.chunks
+            if c.chunk_id in self.chunks
+            and (model == PRIMARY or model in self.chunks[c.chunk_id].secondary)
+        }
 
     async def apply_version(
-        self, doc: DocumentChunked, vectors: dict[uuid.UUID, list[float]]
+        self,
+        doc: DocumentChunked,
+        vectors: dict[uuid.UUID, list[float]],
+        secondary: Mapping[EmbedderName, Mapping[uuid.UUID, list[float]]] | None = None,
     ) -> VersionApplied:
         key = (doc.tenant, doc.document_id)
         if self.versions.get(key, -1) > doc.version:
@@ -85,6 +97,10 @@ class InMemoryIndex:
                     doc.tenant, doc.document_id, doc.version, c.text, vectors[c.chunk_id]
                 )
                 written += 1
+        for model, by_chunk in (secondary or {}).items():
+            for cid, vector in by_chunk.items():
+                if cid in keep and cid in self.chunks:
+                    self.chunks[cid].secondary.setdefault(model, vector)
         return VersionApplied(stale=False, written=written, removed=len(gone))
 
     async def nearest(

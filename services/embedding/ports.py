@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from shared.contracts.embedders import EmbedderName
 from shared.contracts.events import DocumentChunked, ModelRef
 
 __all__ = ["ChunkStore", "Encoder", "VersionApplied"]
@@ -42,12 +43,20 @@ class VersionApplied:
 class ChunkStore(Protocol):
     """The knowledge index: chunks and their vectors, one live version per document."""
 
-    async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
-        """Return which of `doc`'s chunk ids the index already holds."""
+    async def known_chunk_ids(
+        self, doc: DocumentChunked, model: EmbedderName = ...
+    ) -> set[uuid.UUID]:
+        """Return which of `doc`'s chunk ids the index holds with `model`'s vector (default:
+        the primary model's, which every indexed chunk has)."""
         ...
 
     async def apply_version(
-        self, doc: DocumentChunked, vectors: dict[uuid.UUID, list[float]]
+        self,
+        doc: DocumentChunked,
+        vectors: dict[uuid.UUID, list[float]],
+        secondary: Mapping[EmbedderName, Mapping[uuid.UUID, list[float]]] | None = None,
     ) -> VersionApplied:
-        """Make `doc` the live version (or delete it) atomically, unless a newer one is live."""
+        """Make `doc` the live version (or delete it) atomically, unless a newer one is live;
+        new chunks get their `vectors`, and kept chunks the `secondary` models' vectors
+        they lack."""
         ...

@@ -8,7 +8,15 @@ from datetime import datetime
 
 from services.inference.pipeline import Answer, SolutionRunner
 from services.inference.solutions import Solution
-from shared.contracts.events import Prediction, RequestEmbedded, Stage, derived_id, utcnow
+from shared.contracts.embedders import PRIMARY
+from shared.contracts.events import (
+    ModelRef,
+    Prediction,
+    RequestEmbedded,
+    Stage,
+    derived_id,
+    utcnow,
+)
 
 __all__ = ["SERVICE", "UnknownSolution", "answer_request", "prediction_id", "shadow_requests"]
 
@@ -99,4 +107,12 @@ def prediction(
         stages=[*request.stages, Stage(service=SERVICE, started_at=started, finished_at=finished)],
         trace_id=trace_id,
         shadow=shadow,
+        embedding_model=_embedding_model(request, solution),
     )
+
+
+def _embedding_model(request: RequestEmbedded, solution: Solution) -> ModelRef:
+    """Return the embedding model whose vectors answered: the retriever's, else the primary."""
+    embedder = solution.retriever.embedder if solution.retriever else PRIMARY
+    found = request.query_vectors.get(embedder) if embedder != PRIMARY else None
+    return found.model if found else request.embedding_model

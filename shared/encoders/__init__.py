@@ -3,6 +3,7 @@ vectors (embedding for the index and queries, training for features) uses these,
 vectors share one space."""
 
 from shared.encoders.loading import EncoderSettings, load_encoder
+from shared.encoders.named import load_named_encoder
 from shared.encoders.threaded_encoder import ThreadedEncoder
 
-__all__ = ["EncoderSettings", "ThreadedEncoder", "load_encoder"]
+__all__ = ["EncoderSettings", "ThreadedEncoder", "load_encoder", "load_named_encoder"]

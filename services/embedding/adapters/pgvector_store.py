@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 import asyncpg
 import numpy as np
 
+from services.embedding.adapters.pg_secondary import fill_vectors, secondary_ddl
 from services.embedding.ports import VersionApplied
+from shared.contracts.embedders import PRIMARY, EmbedderName, vector_column
 from shared.contracts.events import DocumentChunked
 from shared.kit.db import apply_schema
 from shared.kit.db_tenancy import grants_ddl, tenant_policy_ddl, tenant_transaction
@@ -57,6 +59,7 @@ def schema_ddl(dimension: int, m: int, ef_construction: int, build_memory: str =
     CREATE INDEX IF NOT EXISTS pillars_chunks_embedding_hnsw
         ON pillars_chunks USING hnsw (embedding vector_cosine_ops)
         WITH (m = {m}, ef_construction = {ef_construction});
+    {secondary_ddl(m, ef_construction)}
     {tenant_policy_ddl("pillars_documents", "pillars_chunks")}
     {grants_ddl("SELECT, INSERT, UPDATE, DELETE", _TABLES, ["embedding"])}
     {grants_ddl("SELECT", ["pillars_chunks"], ["inference"])}
@@ -110,19 +113,26 @@ class PgChunkStore:
                 f"(e.g. english, german, {FALLBACK_TEXT_CONFIG})"
             )
 
-    async def known_chunk_ids(self, doc: DocumentChunked) -> set[uuid.UUID]:
-        """Return which of `doc`'s chunk ids are already indexed."""
+    async def known_chunk_ids(
+        self, doc: DocumentChunked, model: EmbedderName = PRIMARY
+    ) -> set[uuid.UUID]:
+        """Return which of `doc`'s chunk ids are already indexed with `model`'s vector."""
         async with tenant_transaction(self._pool, doc.tenant) as conn:
             rows = await conn.fetch(
-                "SELECT chunk_id FROM pillars_chunks WHERE chunk_id = ANY($1::uuid[])",
+                "SELECT chunk_id FROM pillars_chunks WHERE chunk_id = ANY($1::uuid[]) "
+                f"AND {vector_column(model)} IS NOT NULL",
                 [c.chunk_id for c in doc.chunks],
             )
         return {row["chunk_id"] for row in rows}
 
     async def apply_version(
-        self, doc: DocumentChunked, vectors: dict[uuid.UUID, list[float]]
+        self,
+        doc: DocumentChunked,
+        vectors: dict[uuid.UUID, list[float]],
+        secondary: Mapping[EmbedderName, Mapping[uuid.UUID, list[float]]] | None = None,
     ) -> VersionApplied:
-        """Replace the document's chunks by this version's, unless a newer version is live."""
+        """Replace the document's chunks by this version's, unless a newer version is live;
+        `secondary` models' vectors fill the kept chunks that lack them."""
         async with tenant_transaction(self._pool, doc.tenant) as conn:
             live = await conn.fetchval(
                 "SELECT version FROM pillars_documents WHERE tenant = $1 AND document_id = $2 "
@@ -167,6 +177,10 @@ class PgChunkStore:
                 if c.chunk_id in vectors
             ]
             written = await _copy_upsert(conn, new_rows) if new_rows else 0
+            keep_set = set(keep)
+            for model, by_chunk in (secondary or {}).items():
+                kept = {cid: v for cid, v in by_chunk.items() if cid in keep_set}
+                await fill_vectors(conn, model, kept)
             return VersionApplied(stale=False, written=written, removed=len(removed))
 
 

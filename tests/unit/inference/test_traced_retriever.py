@@ -97,6 +97,7 @@ async def test_a_hybrid_search_span_carries_each_sides_rank_and_score() -> None:
     [span] = exporter.get_finished_spans()
     attributes = dict(span.attributes or {})
     assert attributes["pillars.retrieval.mode"] == "hybrid"
+    assert attributes["pillars.retrieval.embedder"] == "minilm"
     assert (attributes["pillars.retrieval.rrf_k"], attributes["pillars.retrieval.candidates"]) == (
         60,
         40,

