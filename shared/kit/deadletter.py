@@ -21,6 +21,7 @@ from shared.contracts.topics import dlq_name
 from shared.kit.faststream_seams import ContextRepo, broker_of_context, handler_of_context
 from shared.kit.metrics import DEADLETTERS
 from shared.kit.records import records_of
+from shared.kit.transactions import publishing_for
 
 __all__ = [
     "DeadLetterMiddleware",
@@ -81,9 +82,10 @@ async def dead_letter(
         "pillars_dlq_partition": str(record.partition),
         "pillars_dlq_offset": str(record.offset),
     }
-    await broker.publish(
-        record.value or b"", topic=dlq_name(record.topic), key=record.key, headers=headers
-    )
+    with publishing_for(record.topic, record.partition):  # its transaction, exactly-once
+        await broker.publish(
+            record.value or b"", topic=dlq_name(record.topic), key=record.key, headers=headers
+        )
     DEADLETTERS.labels(record.topic).inc()
     log.warning(
         "dead-lettered %s[%s]@%s for %s: %s",

@@ -5,7 +5,9 @@ still processing a batch from a revoked partition commits too late (the group ha
 on), and the new owner processes that batch again. aiokafka awaits a rebalance
 listener's `on_partitions_revoked` before it rejoins the group, so waiting there for
 the subscriber's in-flight messages (FastStream tracks them for graceful shutdown)
-lets their handlers finish and commit while the partitions are still ours.
+lets their handlers finish and commit while the partitions are still ours. With
+exactly-once hops (`shared.kit.transactions`) the partitions' transactional producers stop
+once revoked and start, fencing the previous owner, when assigned.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from shared.kit.commits import flush_partitions
 from shared.kit.faststream_seams import wait_for_in_flight
+from shared.kit.transactions import PartitionProducers
 
 __all__ = ["FinishBeforeRevoke"]
 
@@ -26,8 +29,9 @@ log = logging.getLogger(__name__)
 class FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     """Rebalance listener that waits (bounded) for the subscriber's in-flight messages."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, producers: PartitionProducers | None = None) -> None:
         self.timeout_s = timeout_s
+        self.producers = producers  # exactly-once hops: the group's transactional producers
         self.subscriber: Any = None  # set once the subscriber exists
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -36,6 +40,11 @@ class FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # ai
         if revoked:
             await wait_for_in_flight(self.subscriber, self.timeout_s)
             await flush_partitions(revoked)
+            if self.producers is not None:
+                await self.producers.release(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Nothing to do: positions come from the committed offsets."""
+        """Fence the previous owners' transactions, if exactly-once; positions come from
+        the committed offsets, read after this returns."""
+        if self.producers is not None:
+            await self.producers.fence(assigned)
