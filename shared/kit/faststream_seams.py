@@ -23,6 +23,7 @@ from faststream.kafka.response import KafkaPublishCommand
 __all__ = [
     "ContextRepo",
     "broker_of_context",
+    "consumers_of",
     "current_message",
     "handler_of_context",
     "poll_without_idle_sleep",
@@ -61,6 +62,16 @@ async def wait_for_in_flight(subscriber: Any, timeout_s: float) -> None:
     lock: Any = getattr(subscriber, "lock", None)
     if lock is not None and hasattr(lock, "wait_release"):
         await lock.wait_release(timeout_s)
+
+
+def consumers_of(subscriber: Any) -> list[AIOKafkaConsumer]:
+    """Return the started aiokafka consumers of a FastStream Kafka subscriber: its one
+    (`consumer`), or a concurrent subscriber's several (`consumer_subgroup`)."""
+    several = getattr(subscriber, "consumer_subgroup", None)
+    if several:
+        return list(several)
+    one = getattr(subscriber, "consumer", None)
+    return [] if one is None else [one]
 
 
 def swap_ack(message: Any, deferred: type[KafkaAckableMessage]) -> None:

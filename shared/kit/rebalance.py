@@ -18,8 +18,8 @@ from typing import Any
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from shared.kit.commits import flush_partitions
-from shared.kit.faststream_seams import wait_for_in_flight
-from shared.kit.transactions import PartitionProducers
+from shared.kit.faststream_seams import consumers_of, wait_for_in_flight
+from shared.kit.transactions import PartitionProducers, start_fenced
 
 __all__ = ["FinishBeforeRevoke"]
 
@@ -44,7 +44,9 @@ class FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # ai
                 await self.producers.release(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Fence the previous owners' transactions, if exactly-once; positions come from
-        the committed offsets, read after this returns."""
-        if self.producers is not None:
-            await self.producers.fence(assigned)
+        """With exactly-once hops, fence the previous owners' transactions and start from
+        the committed offsets as they are then; otherwise nothing to do (positions come
+        from the committed offsets)."""
+        if self.producers is not None and assigned:
+            holders = [c for c in consumers_of(self.subscriber) if assigned <= c.assignment()]
+            await start_fenced(holders[0] if holders else None, self.producers, assigned)

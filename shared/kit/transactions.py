@@ -11,12 +11,15 @@ One transactional producer per input partition, id `<consumer group>.<partition>
 Streams' first exactly-once design): aiokafka's `send_offsets_to_transaction` sends
 TxnOffsetCommit v0, which carries no group generation, so the broker cannot fence a
 zombie's offset commit by generation (KIP-447); it fences by transactional id instead.
-The owner of a partition starts its producer when the partition is assigned, before any
-record of it is fetched: `InitProducerId` aborts whatever transaction a previous owner (a
-killed replica, one that lost the partition) left open and fences it from committing
-later, so the committed offset the new owner starts from is final. A producer per
-partition also means a killed replica's open transaction ends at once instead of after
-the transaction timeout, during which `read_committed` readers of its outputs would stall.
+The owner of a partition starts its producer when the partition is assigned, with the
+partition paused: `InitProducerId` aborts whatever transaction a previous owner (a killed
+replica, one that lost the partition) left open, waits for one it was committing to
+complete, and fences it from committing later. Only then is the committed offset final
+(aiokafka's OffsetFetch v0-v5 cannot ask for stable offsets, KIP-447's `require_stable`,
+and may return the offset from before a transaction still being completed: a duplicate),
+so the consumer is moved to it (`start_fenced`) and resumed. A producer per partition also
+means a killed replica's open transaction ends at once instead of after the transaction
+timeout, during which `read_committed` readers of its outputs would stall.
 Kafka 4 still serves the v0 transaction requests aiokafka 0.14 sends (checked against the
 session's broker by `tests/integration/test_exactly_once.py`).
 
@@ -49,6 +52,7 @@ __all__ = [
     "PartitionProducers",
     "hop_producer",
     "publishing_for",
+    "start_fenced",
     "transactional_id",
     "transactional_parser",
 ]
@@ -113,6 +117,27 @@ class PartitionProducers:
     async def close(self) -> None:
         """Stop every producer (the service is stopping)."""
         await self.release(list(self._held))
+
+
+async def start_fenced(
+    consumer: AIOKafkaConsumer | None,
+    producers: PartitionProducers,
+    assigned: Collection[TopicPartition],
+) -> None:
+    """Fence the previous owners of `assigned` (just given to `consumer`), then move the
+    consumer to their committed offsets, final only now; they stay paused meanwhile."""
+    if consumer is None:  # not a consumer of the subscriber's: nothing to move
+        await producers.fence(assigned)
+        return
+    consumer.pause(*assigned)
+    try:
+        await producers.fence(assigned)
+        for partition in assigned:
+            offset = await consumer.committed(partition)
+            if offset is not None:
+                consumer.seek(partition, offset)
+    finally:
+        consumer.resume(*assigned)
 
 
 class Hop:

@@ -17,6 +17,7 @@ from shared.kit.transactions import (
     PartitionProducers,
     hop_producer,
     publishing_for,
+    start_fenced,
     transactional_id,
 )
 
@@ -71,6 +72,21 @@ class Consumer:
         self.held = set(held)
         self.commits: list[dict[TopicPartition, int]] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
+        self.committed_offsets: dict[TopicPartition, int] = {}
+        self.paused: set[TopicPartition] = set()
+        self.log: list[str] = []
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.paused |= set(partitions)
+        self.log.append("pause")
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.paused -= set(partitions)
+        self.log.append("resume")
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        self.log.append(f"committed {partition.partition}")
+        return self.committed_offsets.get(partition)
 
     def assignment(self) -> set[TopicPartition]:
         return self.held
@@ -101,6 +117,24 @@ async def fenced(
     producers = PartitionProducers(GROUP, make)
     await producers.fence(partitions)
     return producers, made
+
+
+async def test_a_new_partition_stays_paused_until_fenced_then_starts_at_its_final_offset() -> None:
+    consumer = Consumer(P0, P1)
+    consumer.committed_offsets = {P0: 12}  # P1: never committed, the reset policy decides
+    made: dict[str, Producer] = {}
+
+    def make(tid: str) -> Any:
+        made[tid] = Producer(tid)
+        consumer.log.append(f"fence {tid[-1]}")
+        return made[tid]
+
+    await start_fenced(consumer, PartitionProducers(GROUP, make), [P0, P1])  # type: ignore[arg-type]
+    # The offset is read only after the fence: a transaction the previous owner was still
+    # completing has moved it by then.
+    assert consumer.log == ["pause", "fence 0", "fence 1", "committed 0", "committed 1", "resume"]
+    assert consumer.seeks == [(P0, 12)]
+    assert consumer.paused == set()
 
 
 def test_a_partitions_transactional_id_is_its_group_and_number() -> None:
