@@ -1,7 +1,7 @@
 """pillars under injected faults, counted by the chaos suite's oracle, with exactly-once
 hops off and on.
 
-Usage: python tests/bench/chaos.py [--quick] [--seed N] [--modes off,on]
+Usage: python tests/bench/chaos.py [--quick] [--seed N] [--modes off,on] [--hops-only]
 
 For each mode (`PILLARS_EXACTLY_ONCE` false, then true): `pillars up` behind a stalling
 proxy; first a paced request load without faults, timing each hop of the request path
@@ -83,6 +83,8 @@ def run_mode(exactly_once: bool, args: argparse.Namespace) -> dict[str, Any]:
     ):
         hops = hop_figures(chaos, args.hop_requests, args.hop_rate)
         print(f"exactly_once={exactly_once}: {json.dumps(hops)}", flush=True)
+        if args.hops_only:
+            return hops | {"redelivered": None}
         figures = asyncio.run(
             run_chaos(chaos, seconds=seconds, rate_per_s=rate, faults=faults, seed=args.seed)
         )
@@ -98,6 +100,7 @@ def main() -> None:
     parser.add_argument("--modes", default="off,on", help="exactly-once modes to run")
     parser.add_argument("--hop-requests", type=int, default=150)
     parser.add_argument("--hop-rate", type=float, default=10.0, help="requests per second")
+    parser.add_argument("--hops-only", action="store_true", help="time the hops, no faults")
     args = parser.parse_args()
     began = time.monotonic()
     runs = {mode: run_mode(mode == "on", args) for mode in args.modes.split(",")}
