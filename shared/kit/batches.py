@@ -19,10 +19,12 @@ E = TypeVar("E", bound=Event)
 
 @dataclass(frozen=True)
 class Received(Generic[E]):
-    """A valid event of a batch and the headers it came with (its trace context among them)."""
+    """A valid event of a batch, the headers it came with (its trace context among them)
+    and where it came from (what it causes belongs to that partition's transaction)."""
 
     event: E
     headers: dict[str, str]
+    partition: tuple[str, int] = ("", -1)  # the record's topic and partition
 
 
 async def raw_bodies(msg: KafkaMessage) -> list[bytes]:
@@ -41,5 +43,6 @@ async def valid_events(
         except (ValidationError, KeyOfAnotherTenant) as exc:
             await dead_letter(broker, record, reason=describe(exc), consumer=consumer)
             continue
-        received.append(Received(event, record_headers(record)))
+        partition = (record.topic, record.partition)
+        received.append(Received(event, record_headers(record), partition))
     return received

@@ -71,6 +71,13 @@ class DeferredCommits:
             if not self._pending:  # what came while committing waits one more interval
                 return
 
+    async def forget(self, partitions: Collection[TopicPartition]) -> None:
+        """Drop what was noted for `partitions`, once any commit in flight is done: a later
+        offset of theirs is about to commit another way (in a transaction)."""
+        async with self._committing:
+            for tp in partitions:
+                self._pending.pop(tp, None)
+
     async def close(self) -> None:
         """Commit what was noted and stop the timer (the consumer is about to stop)."""
         try:

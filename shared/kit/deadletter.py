@@ -23,6 +23,7 @@ from shared.contracts.topics import dlq_name
 from shared.kit.faststream_seams import ContextRepo, broker_of_context, handler_of_context
 from shared.kit.metrics import DEADLETTERS
 from shared.kit.records import records_of
+from shared.kit.transactions import publishing_for
 
 __all__ = [
     "DeadLetterMiddleware",
@@ -76,7 +77,15 @@ def record_headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
 async def dead_letter(
     broker: Any, record: ConsumerRecord[bytes, bytes], *, reason: str, consumer: str
 ) -> None:
-    """Publish `record`'s original bytes and headers to its topic's DLQ, with the reason."""
+    """Publish `record`'s original bytes and headers to its topic's DLQ, with the reason
+    (with exactly-once on, in the transaction of the record's partition)."""
+    with publishing_for(record.topic, record.partition):
+        await _dead_letter_record(broker, record, reason=reason, consumer=consumer)
+
+
+async def _dead_letter_record(
+    broker: Any, record: ConsumerRecord[bytes, bytes], *, reason: str, consumer: str
+) -> None:
     await dead_letter_value(
         broker,
         topic=record.topic,

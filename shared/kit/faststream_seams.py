@@ -7,21 +7,27 @@ loudly, instead of silently turning a guarantee off.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from faststream._internal.context.repository import ContextRepo
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
+from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
+from faststream.kafka.publisher.state import RealProducer
+from faststream.kafka.response import KafkaPublishCommand
 
 __all__ = [
     "ContextRepo",
     "broker_of_context",
+    "consumers_of",
     "current_message",
     "handler_of_context",
     "poll_without_idle_sleep",
+    "route_publishes",
     "swap_ack",
     "wait_for_in_flight",
 ]
@@ -58,6 +64,16 @@ async def wait_for_in_flight(subscriber: Any, timeout_s: float) -> None:
         await lock.wait_release(timeout_s)
 
 
+def consumers_of(subscriber: Any) -> list[AIOKafkaConsumer]:
+    """Return the started aiokafka consumers of a FastStream Kafka subscriber: its one
+    (`consumer`), or a concurrent subscriber's several (`consumer_subgroup`)."""
+    several = getattr(subscriber, "consumer_subgroup", None)
+    if several:
+        return list(several)
+    one = getattr(subscriber, "consumer", None)
+    return [] if one is None else [one]
+
+
 def swap_ack(message: Any, deferred: type[KafkaAckableMessage]) -> None:
     """Make a message FastStream built ack through `deferred` (a subclass) instead."""
     if type(message) is KafkaAckableMessage:
@@ -81,3 +97,64 @@ def poll_without_idle_sleep(subscriber: Any, *, max_records: int, wait_ms: int) 
     if replaced is None:
         raise RuntimeError("FastStream's batch subscriber has no get_msg to replace")
     subscriber.get_msg = get_msg
+
+
+# The producer a publish in this task goes through, when `route_publishes` chose one.
+_ROUTED: contextvars.ContextVar[AIOKafkaProducer | None] = contextvars.ContextVar(
+    "pillars_routed_producer", default=None
+)
+Chooser = Callable[[], Awaitable[AIOKafkaProducer | None]]
+
+
+class _RoutedProducerState(RealProducer):
+    """FastStream's connected-producer state whose producer is the routed one, if any."""
+
+    __slots__ = ("_own",)
+
+    @property  # replaces RealProducer's slot: the routed producer while one is chosen
+    def producer(self) -> AIOKafkaProducer:
+        return _ROUTED.get() or self._own
+
+    @producer.setter
+    def producer(self, value: AIOKafkaProducer) -> None:
+        self._own = value
+
+
+class _RoutingFastProducer(AioKafkaFastProducerImpl):
+    """FastStream's Kafka producer whose publishes `choose` may send through another
+    aiokafka producer (a transactional one)."""
+
+    __slots__ = ()
+
+    async def connect(self, producer: AIOKafkaProducer, *args: Any, **kwargs: Any) -> None:
+        await super().connect(producer, *args, **kwargs)
+        self._producer = _RoutedProducerState(producer)
+
+    async def publish(self, cmd: KafkaPublishCommand) -> Any:
+        chosen = await _CHOOSERS[id(self)]()
+        if chosen is None:
+            return await super().publish(cmd)
+        token = _ROUTED.set(chosen)
+        try:
+            return await super().publish(cmd)
+        finally:
+            _ROUTED.reset(token)
+
+
+_CHOOSERS: dict[int, Chooser] = {}
+
+
+def route_publishes(broker: KafkaBroker, choose: Chooser) -> None:
+    """Send every publish of `broker` (a subscriber's returned event, a publisher's or the
+    broker's own `publish`) through the aiokafka producer `choose` returns, when it returns
+    one; through the broker's own otherwise.
+
+    FastStream 0.7 builds its producer wrapper (`broker.config.producer`) when the broker is
+    built and keeps the aiokafka producer it connects in `RealProducer.producer`; both are
+    swapped for subclasses here, before the broker connects, so no publish escapes.
+    """
+    fast = broker.config.producer
+    if type(fast) is not AioKafkaFastProducerImpl:
+        raise RuntimeError(f"FastStream's Kafka producer is a {type(fast).__name__} now")
+    fast.__class__ = _RoutingFastProducer
+    _CHOOSERS[id(fast)] = choose

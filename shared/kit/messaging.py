@@ -6,18 +6,26 @@ import functools
 import logging
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from shared.contracts.topics import MAX_MESSAGE_BYTES, Topic, consumer_group
 from shared.kit.deadletter import DeadLetterMiddleware
-from shared.kit.kafka_security import broker_security
+from shared.kit.kafka_security import broker_security, kafka_client_options
 from shared.kit.metrics import KafkaMetrics
 from shared.kit.semconv import ConventionalKafkaTelemetry, messaging_conventions
 from shared.kit.settings import PillarsSettings
+from shared.kit.transactions import PartitionProducers
 
-__all__ = ["REQUEST_PATH", "consumer_options", "consumers_per_replica", "make_broker"]
+__all__ = [
+    "REQUEST_PATH",
+    "consumer_options",
+    "consumers_per_replica",
+    "make_broker",
+    "transactional_producers",
+]
 
 # The topics a request crosses before its prediction is out.
 REQUEST_PATH = frozenset({Topic.REQUESTS, Topic.REQUESTS_ACCEPTED, Topic.REQUESTS_EMBEDDED})
@@ -66,6 +74,26 @@ def make_broker(settings: PillarsSettings, service: str, tracer: TracerProvider)
     )
 
 
+def transactional_producers(
+    settings: PillarsSettings, service: str, topic: Topic
+) -> PartitionProducers:
+    """Return the transactional producers (exactly-once hops) of `service`'s group reading
+    `topic`; they connect as the broker's producer does."""
+
+    def make(transactional_id: str) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"pillars-{service}-txn",
+            transactional_id=transactional_id,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=MAX_MESSAGE_BYTES,
+            **kafka_client_options(settings),
+        )
+
+    return PartitionProducers(consumer_group(settings.topic_prefix, service, topic), make)
+
+
 def consumers_per_replica(settings: PillarsSettings, service: str, topic: Topic) -> int:
     """Return how many consumers (group members) one replica of `service` runs for `topic`."""
     return settings.request_consumers if (topic, service) in PARALLEL_READERS else 1
@@ -89,4 +117,6 @@ def consumer_options(settings: PillarsSettings, service: str, topic: Topic) -> d
         "fetch_max_wait_ms": REQUEST_PATH_FETCH_WAIT_MS if topic in REQUEST_PATH else 500,
         # A rebalance waits for every member's next heartbeat; see `consumer_heartbeat_ms`.
         "heartbeat_interval_ms": settings.consumer_heartbeat_ms,
+        # Exactly-once: outputs of a hop not (yet) committed, or aborted, are never read.
+        "isolation_level": "read_committed" if settings.exactly_once else "read_uncommitted",
     }

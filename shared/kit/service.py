@@ -35,14 +35,25 @@ from shared.kit.assembly import Assembled, Periodic
 from shared.kit.batches import Received, raw_bodies, valid_events
 from shared.kit.commits import commit_after_handling
 from shared.kit.decoding import validated_as
-from shared.kit.faststream_seams import current_message, poll_without_idle_sleep
-from shared.kit.messaging import consumer_options, consumers_per_replica, make_broker
+from shared.kit.faststream_seams import current_message, poll_without_idle_sleep, route_publishes
+from shared.kit.messaging import (
+    consumer_options,
+    consumers_per_replica,
+    make_broker,
+    transactional_producers,
+)
 from shared.kit.metrics import MetricsEndpoint
 from shared.kit.openinference import ModelWork, annotate_current_span, request_attributes
 from shared.kit.publishing import envelope, publish_event
 from shared.kit.rebalance import FinishBeforeRevoke
 from shared.kit.settings import PillarsSettings
 from shared.kit.telemetry import continue_trace, setup_tracing
+from shared.kit.transactions import (
+    PartitionProducers,
+    hop_producer,
+    publishing_for,
+    transactional_parser,
+)
 
 __all__ = ["ServiceKit"]
 
@@ -64,10 +75,13 @@ class ServiceKit(Generic[S]):
     _assembled: Assembled[Any] | None = field(default=None, init=False)
     _periodic: list[Periodic] = field(default_factory=list, init=False)
     _publishers: dict[Topic, DefaultPublisher] = field(default_factory=dict, init=False)
+    _transactional: list[PartitionProducers] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.tracer = setup_tracing(self.service)
         self.broker = make_broker(self.settings, self.service, self.tracer)
+        if self.settings.exactly_once:
+            route_publishes(self.broker, hop_producer)
         self.metrics = MetricsEndpoint(
             self.service,
             self.settings.metrics_port,
@@ -107,12 +121,18 @@ class ServiceKit(Generic[S]):
         anything else is refused, so the map and the subscribers cannot disagree. On a
         rebalance in-flight messages finish and commit before the partitions move, so a
         replica joining or leaving does not make another one redo them. Offsets commit
-        shortly after handling (`shared.kit.commits`). A request topic is read by several
-        consumers (`consumers_per_replica`).
+        shortly after handling (`shared.kit.commits`), or with `exactly_once` in the
+        transaction of what the message caused (`shared.kit.transactions`). A request topic
+        is read by several consumers (`consumers_per_replica`).
         """
         if topic not in CONSUMED_BY.get(self.service, ()):
             raise ValueError(f"{self.service} does not consume {topic} (CONSUMED_BY)")
-        listener = FinishBeforeRevoke(timeout_s=self.settings.shutdown_grace_s)
+        producers = None
+        if self.settings.exactly_once and (self.service, topic) not in BROADCAST:
+            producers = transactional_producers(self.settings, self.service, topic)
+            self._transactional.append(producers)
+            options.setdefault("parser", transactional_parser(producers))
+        listener = FinishBeforeRevoke(self.settings.shutdown_grace_s, producers)
         workers = consumers_per_replica(self.settings, self.service, topic)
         options.setdefault("parser", commit_after_handling)
         if not options.get("batch"):
@@ -226,7 +246,10 @@ class ServiceKit(Generic[S]):
         """
         started = None if work is None else work.started_at
         name = f"{self.service} {what}"
-        with continue_trace(self.tracer, cause.headers, name, started_at=started) as span:
+        with (
+            continue_trace(self.tracer, cause.headers, name, started_at=started) as span,
+            publishing_for(*cause.partition),
+        ):
             span.set_attributes(request_attributes(event))
             await publish_event(publisher, event, self.source)
             if work is not None:
@@ -268,6 +291,7 @@ class ServiceKit(Generic[S]):
         if self._assembled is not None:
             hooks.setdefault("lifespan", self._assembled.lifespan)
         rounds = self._periodic
+        closing = [p.close for p in self._transactional]  # once the subscribers have stopped
         return FastStream(
             self.broker,
             specification=AsyncAPI(self.broker, title=f"pillars-{self.service}", version="1.0.0"),
@@ -276,6 +300,7 @@ class ServiceKit(Generic[S]):
             on_shutdown=[*(r.stop for r in rounds), *hooks.pop("on_shutdown", ())],
             after_shutdown=[
                 *hooks.pop("after_shutdown", ()),
+                *closing,
                 self.metrics.stop,
                 self.tracer.shutdown,
             ],

@@ -204,6 +204,13 @@ class PillarsSettings(KafkaSecuritySettings):
         gt=0,
         description="Wait before a message that hit a transient error is retried.",
     )
+    exactly_once: bool = Field(
+        default=False,
+        description="Each consume -> produce hop in one Kafka transaction: its outputs and its "
+        "input offset commit together, and every consumer reads `read_committed`, so a crash "
+        "never repeats an output (`shared.kit.transactions`). Off: at-least-once, effects "
+        "idempotent; on costs each hop a transaction commit (see the README's figures).",
+    )
 
     @field_validator("kafka_bootstrap_servers", mode="before")
     @classmethod

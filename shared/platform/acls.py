@@ -2,9 +2,11 @@
 
 Each service's principal may read only the topics it consumes, write only the topics it
 produces and the dead-letter topics of those it consumes, and use only its own consumer
-groups (`<prefix>.<service>.`, broadcast groups included). The scaler may describe every
-topic and group (lag) and write its decisions. A business-systems principal may write
-documents, requests and feedback and read predictions. The platform's admin is a super user.
+groups (`<prefix>.<service>.`, broadcast groups included) and its own transactional ids
+(the same prefix: `PILLARS_EXACTLY_ONCE`'s producers, `<group>.<partition>`). The scaler
+may describe every topic and group (lag) and write its decisions. A business-systems
+principal may write documents, requests and feedback and read predictions. The platform's
+admin is a super user.
 
 The same list is applied by `pillars up --secure`, printed by `pillars acls` as `kafka-acls`
 commands, and written as Strimzi `KafkaUser` manifests for Kubernetes.
@@ -38,7 +40,10 @@ ADMIN = "pillars-admin"
 BUSINESS = "pillars-business"
 
 Operation = Literal["READ", "WRITE", "DESCRIBE"]
-Resource = Literal["TOPIC", "GROUP"]
+Resource = Literal["TOPIC", "GROUP", "TRANSACTIONAL_ID"]
+# How `kafka-acls.sh` and Strimzi name each resource type.
+_CLI_RESOURCE = {"TOPIC": "topic", "GROUP": "group", "TRANSACTIONAL_ID": "transactional-id"}
+_STRIMZI_RESOURCE = {"TOPIC": "topic", "GROUP": "group", "TRANSACTIONAL_ID": "transactionalId"}
 Pattern = Literal["LITERAL", "PREFIXED"]
 
 
@@ -71,6 +76,9 @@ def _service_acls(prefix: str, service: str) -> list[Acl]:
         acls += [Acl(user, "TOPIC", name, "READ"), Acl(user, "TOPIC", dlq_name(name), "WRITE")]
     if service in CONSUMED_BY:
         acls.append(Acl(user, "GROUP", f"{prefix}.{service}.", "READ", "PREFIXED"))
+        # Exactly-once hops: one transactional producer per consumed partition, named after
+        # the group. WRITE implies DESCRIBE; since Kafka 3.0 it also implies IdempotentWrite.
+        acls.append(Acl(user, "TRANSACTIONAL_ID", f"{prefix}.{service}.", "WRITE", "PREFIXED"))
     acls += [Acl(user, "TOPIC", topic_name(t, prefix), "WRITE") for t in PRODUCED_BY[service]]
     return acls
 
@@ -96,7 +104,8 @@ def kafka_acls_commands(
     return [
         f"kafka-acls.sh --bootstrap-server {bootstrap} --command-config {config} --add "
         f"--allow-principal {acl.principal} --operation {acl.operation.capitalize()} "
-        f"--{acl.resource.lower()} '{acl.name}' --resource-pattern-type {acl.pattern.lower()}"
+        f"--{_CLI_RESOURCE[acl.resource]} '{acl.name}' "
+        f"--resource-pattern-type {acl.pattern.lower()}"
         for acl in acls
     ]
 
@@ -107,7 +116,11 @@ def strimzi_users(acls: list[Acl], cluster: str = "pillars") -> list[dict[str, A
     for acl in acls:
         pattern = "prefix" if acl.pattern == "PREFIXED" else "literal"  # Strimzi's words
         rule = {
-            "resource": {"type": acl.resource.lower(), "name": acl.name, "patternType": pattern},
+            "resource": {
+                "type": _STRIMZI_RESOURCE[acl.resource],
+                "name": acl.name,
+                "patternType": pattern,
+            },
             "operations": [acl.operation.capitalize()],
             "host": "*",
         }

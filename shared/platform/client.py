@@ -160,6 +160,9 @@ class PillarsClient:
             group_id=None,
             enable_auto_commit=False,
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+            # What an exactly-once hop aborted (PILLARS_EXACTLY_ONCE) is never shown; without
+            # transactions every record is committed, so this reads everything.
+            isolation_level="read_committed",
             **self._options,
         )
         await consumer.start()

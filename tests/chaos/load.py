@@ -48,7 +48,7 @@ class Load:
         )
         watcher = AIOKafkaConsumer(
             topic_name(Topic.PREDICTIONS), bootstrap_servers=self.bootstrap, group_id=None,
-            auto_offset_reset="latest",
+            auto_offset_reset="latest", isolation_level="read_committed",
         )  # fmt: skip
         await producer.start()
         await watcher.start()

@@ -17,12 +17,14 @@ from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
     TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
 )
 from pydantic import SecretStr
 
 from shared.contracts.events import DocumentChanged, DocumentChunked
 from shared.contracts.topics import Topic, all_topic_names, consumer_group, topic_name
 from shared.kit.kafka_security import KafkaSecuritySettings, kafka_client_options
+from shared.kit.transactions import transactional_id
 from shared.platform.acls import ADMIN, BUSINESS, principal_of
 from shared.platform.client import PillarsClient
 from shared.platform.runtime.kafka_secure import BrokerSecurity
@@ -164,6 +166,40 @@ async def test_a_service_cannot_read_anothers_topic_or_use_anothers_group(
         topic_name(Topic.PREDICTIONS), bootstrap_servers=bootstrap, group_id=own, **embedding
     )
     assert isinstance(await _read_refused(other_topic), TopicAuthorizationFailedError)
+
+
+async def test_a_services_exactly_once_producer_may_use_its_own_transactional_ids_only(
+    secure_stack: Stack,
+) -> None:
+    """`PILLARS_EXACTLY_ONCE`'s producers under ACLs: embedding's, for a partition it
+    consumes, commits a transaction with its group's offsets; one with inference's id is
+    refused."""
+    bootstrap = _bootstrap(secure_stack)
+    embedding = _as(secure_stack, principal_of("embedding"))
+    group = consumer_group("pillars", "embedding", Topic.CHUNKS)
+    own = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id=transactional_id(group, TopicPartition(topic_name(Topic.CHUNKS), 0)),
+        **embedding,
+    )
+    async with asyncio.timeout(60):
+        await own.start()
+    try:
+        async with asyncio.timeout(60), own.transaction():
+            await own.send_and_wait(topic_name(Topic.INDEXED), b"{}")
+            offsets = {TopicPartition(topic_name(Topic.CHUNKS), 0): 0}
+            await own.send_offsets_to_transaction(offsets, group)
+    finally:
+        await own.stop()
+    theirs = consumer_group("pillars", "inference", Topic.REQUESTS_EMBEDDED)
+    stolen = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id=transactional_id(
+            theirs, TopicPartition(topic_name(Topic.REQUESTS_EMBEDDED), 0)
+        ),
+        **embedding,
+    )
+    assert isinstance(await _refused_start(stolen), TransactionalIdAuthorizationFailed)
 
 
 async def test_a_service_configured_like_for_managed_kafka_consumes_and_produces(

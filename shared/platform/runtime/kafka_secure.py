@@ -181,7 +181,7 @@ def _certificate(
 
 
 # Kafka's codes (org.apache.kafka.common.acl / resource).
-_RESOURCE = {"TOPIC": 2, "GROUP": 3}
+_RESOURCE = {"TOPIC": 2, "GROUP": 3, "TRANSACTIONAL_ID": 5}
 _OPERATION = {"READ": 3, "WRITE": 4, "DESCRIBE": 8}
 _PATTERN = {"LITERAL": 3, "PREFIXED": 4}
 _ALLOW = 3

@@ -37,6 +37,7 @@ def test_each_service_reads_what_it_consumes_writes_what_it_produces_and_nothing
         expected |= {("TOPIC", t, "WRITE", "LITERAL") for t in produced}
         if consumed:
             expected.add(("GROUP", f"acme.{service}.", "READ", "PREFIXED"))
+            expected.add(("TRANSACTIONAL_ID", f"acme.{service}.", "WRITE", "PREFIXED"))
         if service == "scaler":  # lag: describes every topic and group, reads none
             expected |= {("TOPIC", "acme.", "DESCRIBE", "PREFIXED")}
             expected |= {("GROUP", "acme.", "DESCRIBE", "PREFIXED")}
@@ -51,6 +52,10 @@ def test_no_service_may_write_a_topic_another_produces_or_use_anothers_groups() 
     # A group prefix of one service never covers another's groups.
     prefixes = [a.name for a in acls if a.resource == "GROUP" and a.operation == "READ"]
     assert all(not p.startswith(q) for p in prefixes for q in prefixes if p != q)
+    # Nor a transactional-id prefix another's ids (a producer could fence another's).
+    ids = [a.name for a in acls if a.resource == "TRANSACTIONAL_ID"]
+    assert all(not p.startswith(q) for p in ids for q in ids if p != q)
+    assert ("TRANSACTIONAL_ID", "pillars.embedding.", "WRITE", "PREFIXED") in embedding
 
 
 def test_business_systems_write_only_their_topics() -> None:
@@ -66,6 +71,9 @@ def test_kafka_acls_commands_name_principal_operation_and_resource() -> None:
         "--allow-principal User:pillars-trainer --operation Read --group 'pillars.trainer.' "
         "--resource-pattern-type prefixed"
     )
+    txn = Acl("pillars-trainer", "TRANSACTIONAL_ID", "pillars.trainer.", "WRITE", "PREFIXED")
+    [command] = kafka_acls_commands([txn], "b1:9092", "admin.properties")
+    assert "--operation Write --transactional-id 'pillars.trainer.' " in command
 
 
 def test_pillars_acls_prints_one_command_per_acl(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,6 +94,6 @@ def test_strimzi_manifests_are_generated_from_the_topic_map_and_valid() -> None:
         assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
         assert user["spec"]["authorization"]["type"] == "simple"
         for rule in user["spec"]["authorization"]["acls"]:
-            assert rule["resource"]["type"] in ("topic", "group")
+            assert rule["resource"]["type"] in ("topic", "group", "transactionalId")
             assert rule["resource"]["patternType"] in ("literal", "prefix")
             assert set(rule["operations"]) <= {"Read", "Write", "Describe"}

@@ -13,11 +13,14 @@ from faststream._internal.endpoint.subscriber.usecase import SubscriberUsecase
 from faststream._internal.endpoint.subscriber.utils import MultiLock
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
+from faststream.kafka.response import KafkaPublishCommand
+from faststream.response.publish_type import PublishType
 
 from shared.kit.faststream_seams import (
     broker_of_context,
     current_message,
     handler_of_context,
+    route_publishes,
     swap_ack,
     wait_for_in_flight,
 )
@@ -74,3 +77,43 @@ def test_an_ackable_message_can_take_a_deferred_ack_class() -> None:
     other = KafkaMessage.__new__(KafkaMessage)
     swap_ack(other, Deferred)  # only FastStream's ackable messages are swapped
     assert type(other) is KafkaMessage
+
+
+class _SendingProducer:
+    """aiokafka's producer as FastStream's publish uses it: `send` returns a future."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self._closed = False
+
+    async def start(self) -> None:
+        pass
+
+    async def send(self, topic: str, **_: Any) -> asyncio.Future[None]:
+        self.sent.append(topic)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+async def test_routed_publishes_go_through_the_producer_chosen_for_them() -> None:
+    broker = KafkaBroker("unused:9092")
+    own, transactional = _SendingProducer(), _SendingProducer()
+    route = SimpleNamespace(to=None)
+
+    async def choose() -> Any:
+        return route.to
+
+    route_publishes(broker, choose)
+    producer: Any = broker.config.producer
+    await producer.connect(own, serializer=None)
+
+    def command(topic: str) -> KafkaPublishCommand:
+        return KafkaPublishCommand(b"{}", topic=topic, _publish_type=PublishType.PUBLISH)
+
+    await producer.publish(command("plain"))
+    route.to = transactional
+    await producer.publish(command("in-transaction"))
+    assert own.sent == ["plain"]
+    assert transactional.sent == ["in-transaction"]
+    assert producer._producer.producer is own  # outside a routed publish: the broker's own
