@@ -18,7 +18,7 @@ from services.feedback.handlers import (
     record_feedback,
 )
 from services.feedback.http_lifecycle import FeedbackHttpApi
-from services.feedback.metrics import observe_outcome
+from services.feedback.metrics import counted, observe_outcome
 from shared.contracts.events import Feedback, Outcome, Prediction
 from shared.contracts.topics import Topic
 from shared.kit.deadletter import dead_letter_event
@@ -50,7 +50,7 @@ def create_app(
             park=deps().park,
             traceparent=kit.current_message().headers.get("traceparent"),
             policy=deps().policy,
-            publish=partial(kit.publish, kit.publisher(Topic.OUTCOMES), observe=observe_outcome),
+            publish=counted(partial(kit.publish, kit.publisher(Topic.OUTCOMES))),
         )
 
     @kit.handles(Topic.FEEDBACK, publishes=Topic.OUTCOMES, observe=observe_outcome)

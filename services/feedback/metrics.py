@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from prometheus_client import Counter
 
 from shared.contracts.events import Outcome
 
-__all__ = ["FEEDBACK", "PARKED", "observe_outcome"]
+__all__ = ["FEEDBACK", "PARKED", "counted", "observe_outcome"]
 
 FEEDBACK = Counter(
     "pillars_feedback_total",
@@ -23,3 +25,13 @@ PARKED = Counter(
 def observe_outcome(outcome: Outcome) -> None:
     """Count the joined feedback by its arm and kind."""
     FEEDBACK.labels(outcome.experiment, outcome.variant, outcome.kind).inc()
+
+
+def counted(publish: Callable[[Outcome], Awaitable[None]]) -> Callable[[Outcome], Awaitable[None]]:
+    """Return `publish` counting each outcome (`observe_outcome`) before it goes out."""
+
+    async def publish_counted(outcome: Outcome) -> None:
+        observe_outcome(outcome)
+        await publish(outcome)
+
+    return publish_counted

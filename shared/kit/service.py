@@ -255,17 +255,8 @@ class ServiceKit(Generic[S]):
             if work is not None:
                 work.record(self.tracer)
 
-    async def publish(
-        self,
-        publisher: DefaultPublisher,
-        event: Event,
-        *,
-        observe: Callable[[Any], None] | None = None,
-    ) -> None:
-        """Publish `event` from this service, waiting for the broker's acknowledgement
-        (`observe`, the service's metrics, sees it first)."""
-        if observe is not None:
-            observe(event)
+    async def publish(self, publisher: DefaultPublisher, event: Event) -> None:
+        """Publish `event` from this service, waiting for the broker's acknowledgement."""
         await publish_event(publisher, event, self.source)
 
     def current_message(self) -> KafkaMessage:
