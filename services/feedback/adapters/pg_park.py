@@ -94,10 +94,12 @@ class PgFeedbackPark:
                 )
                 for row in rows:
                     await send(Feedback.model_validate_json(row["body"]))
+                if rows:  # only once all were sent: a failed send rolls the batch back
                     await conn.execute(
-                        "DELETE FROM feedback_parked WHERE tenant = $1 AND feedback_id = $2",
-                        row["tenant"],
-                        row["feedback_id"],
+                        "DELETE FROM feedback_parked WHERE (tenant, feedback_id) IN "
+                        "(SELECT * FROM unnest($1::text[], $2::text[]))",
+                        [row["tenant"] for row in rows],
+                        [row["feedback_id"] for row in rows],
                     )
             expired += len(rows)
             if len(rows) < EXPIRE_BATCH:
