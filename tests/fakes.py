@@ -6,7 +6,8 @@ import hashlib
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 from services.embedding.ports import VersionApplied
@@ -223,3 +224,51 @@ class InMemoryAnswers:
 
     async def keep(self, prediction: Prediction) -> Prediction:
         return self.kept.setdefault((prediction.tenant, prediction.event_id), prediction)
+
+
+class InMemoryBackfill:
+    """FillStore over an InMemoryIndex (every chunk of every tenant); `held` are the claims
+    another replica holds."""
+
+    def __init__(self, index: InMemoryIndex, held: set[str] | None = None) -> None:
+        self.index = index
+        self.held = held if held is not None else set()
+
+    @asynccontextmanager
+    async def claim(self, name: str) -> AsyncIterator[bool]:
+        if name in self.held:
+            yield False
+            return
+        self.held.add(name)
+        try:
+            yield True
+        finally:
+            self.held.discard(name)
+
+    async def tenants(self, model: EmbedderName) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for c in self.index.chunks.values():
+            if model not in c.secondary:
+                counts[c.tenant] = counts.get(c.tenant, 0) + 1
+        return counts
+
+    async def lacking(
+        self, tenant: str, model: EmbedderName, limit: int
+    ) -> list[tuple[uuid.UUID, str]]:
+        found = sorted(
+            (cid, c.text)
+            for cid, c in self.index.chunks.items()
+            if c.tenant == tenant and model not in c.secondary
+        )
+        return found[:limit]
+
+    async def fill(
+        self, tenant: str, model: EmbedderName, vectors: Mapping[uuid.UUID, list[float]]
+    ) -> int:
+        filled = 0
+        for cid, vector in vectors.items():
+            chunk = self.index.chunks.get(cid)
+            if chunk and chunk.tenant == tenant and model not in chunk.secondary:
+                chunk.secondary[model] = vector
+                filled += 1
+        return filled

@@ -1,5 +1,6 @@
 """Embedding's FastStream wiring: chunk batches -> pgvector + indexed; requests -> vectors;
-experiment versions followed (their arms say which embedding models chunks need)."""
+experiment versions followed (their arms say which embedding models chunks need); the
+vectors chunks lack of those models filled in the background while indexing is quiet."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from functools import partial
 
 from faststream import FastStream
 
+from services.embedding.background_fill import fill_round
 from services.embedding.batches import embed_batch, index_batch
 from services.embedding.bootstrap import EmbeddingDependencies, bootstrap
 from services.embedding.config import EmbeddingSettings
 from services.embedding.handlers import SERVICE
+from services.embedding.metrics import observe_backfilled
 from shared.contracts.events import DocumentChunked, ExperimentChanged, RequestAccepted
 from shared.contracts.topics import Topic
 from shared.experiment_store import CATCH_UP_S, newer_stored
@@ -40,6 +43,7 @@ def create_app(
         wait_ms=settings.chunk_batch_wait_ms,
     )
     async def on_chunks(_: list[bytes]) -> None:
+        deps().quiet.busy()
         await index_batch(
             await kit.valid_batch(Topic.CHUNKS, DocumentChunked),
             encoder=deps().encoder,
@@ -50,7 +54,33 @@ def create_app(
 
     _embed_requests(kit, deps)
     _follow_experiment(kit, deps)
+    if settings.embedders_fill_every_s > 0:
+        _fill_in_background(kit, deps)
     return kit.app()
+
+
+def _fill_in_background(
+    kit: ServiceKit[EmbeddingSettings], deps: Assembled[EmbeddingDependencies]
+) -> None:
+    """Give chunks, while indexing is quiet, the vectors they lack of the models the
+    experiment's arms retrieve with (services.embedding.background_fill)."""
+    settings = kit.settings
+
+    async def fill() -> None:
+        store = deps().fill
+        if store is None or not deps().quiet.for_at_least(settings.embedders_fill_idle_s):
+            return
+        done = await fill_round(
+            deps().retrieval_models(),
+            encoder_of=deps().passage_encoder,
+            store=store,
+            batch=min(16, settings.embedders_fill_chunks),
+            limit=settings.embedders_fill_chunks,
+        )
+        for model, filled in done.items():
+            observe_backfilled(model, filled.total)
+
+    kit.every(settings.embedders_fill_every_s, "embedder-fill", fill)
 
 
 def _embed_requests(

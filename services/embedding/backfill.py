@@ -58,23 +58,32 @@ async def backfill(
     store: BackfillStore,
     batch: int = 16,
     tenants: list[str] | None = None,
+    limit: int | None = None,
     started: Callable[[int], None] = lambda total: None,
     progressed: Callable[[int], None] = lambda done: None,
 ) -> Backfilled:
     """Embed every stored chunk lacking `model`'s vector with `encoder` and store it, `batch`
-    chunks at a time, under each tenant's policy (`tenants`: only these). `started` hears
-    how many chunks lack it, `progressed` how many each batch handled."""
+    chunks at a time, under each tenant's policy (`tenants`: only these; `limit`: stop
+    after that many chunks). `started` hears how many chunks lack it, `progressed` how
+    many each batch handled."""
     lacking = await store.tenants(model)
     chosen = {t: n for t, n in lacking.items() if tenants is None or t in tenants}
     started(sum(chosen.values()))
     filled: dict[str, int] = {}
+    handled = 0
     for tenant in chosen:
+        if limit is not None and handled >= limit:
+            break
         filled[tenant] = 0
         seen: set[uuid.UUID] = set()
-        while chunks := [c for c in await store.lacking(tenant, model, batch) if c[0] not in seen]:
+        while size := batch if limit is None else min(batch, limit - handled):
+            chunks = [c for c in await store.lacking(tenant, model, size) if c[0] not in seen]
+            if not chunks:
+                break
             vectors = await encoder.encode([text for _, text in chunks])
             ids = [chunk_id for chunk_id, _ in chunks]
             filled[tenant] += await store.fill(tenant, model, dict(zip(ids, vectors, strict=True)))
             seen.update(ids)  # never the same chunk twice, should a write not take
+            handled += len(chunks)
             progressed(len(chunks))
     return Backfilled(filled)

