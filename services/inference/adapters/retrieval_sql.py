@@ -4,10 +4,12 @@ The dense side searches the vector column of the plan's embedding model.
 
 Dense: the HNSW index (`ORDER BY embedding <=> vector LIMIT n`, iterative scan for the
 tenant filter). Lexical: BM25 over the GIN-indexed lexemes, the query parsed with the
-text search configuration the tenant's chunks were indexed with. A query term's document
-frequency is counted up to a cap (10% of the tenant's chunks, at most `df_cap`): terms
-at the cap are near stop words of this tenant and score nothing, unless every term is
-that common. Hybrid: both sides' candidates fused (see services.inference.retrieval).
+text search configuration the tenant's chunks were indexed with; each query term's
+document frequency and the tenant's number of chunks are read from the lexicon the
+index keeps (services/embedding/adapters/pg_lexicon.py), one primary-key probe each.
+Terms in more than 10% of the tenant's chunks (at least 20, at most `df_cap`) are near
+stop words of this tenant and score nothing, unless every term is that common. Hybrid:
+both sides' candidates fused (see services.inference.retrieval).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ MAX_RANK = 1 << 30  # "not on this side" when ordering by the better of two rank
 BM25_K1, BM25_B = 1.2, 0.75
 # A query term in more than this share of the tenant's chunks (at least MIN_CAP, at most
 # the plan's lexical_df_cap) is a near stop word there: it scores no chunk unless every
-# term is that common. Counting stops at the cap, and the chunks to score stay few.
+# term is that common, so the chunks to score stay few.
 COMMON_SHARE, MIN_CAP = 0.1, 20
 # Chunks the lexical side scores at most (every chunk matching a rare query term, usually
 # far fewer): bounds its latency on queries made only of very common terms.
@@ -51,13 +53,15 @@ terms AS (
 sizes AS (
     SELECT n.chunks,
            least(:df_cap, greatest({MIN_CAP}, ceil(n.chunks * {COMMON_SHARE})))::int AS cap
-    FROM (SELECT count(*) AS chunks FROM pillars_chunks WHERE tenant = :tenant) AS n
+    FROM (SELECT coalesce((SELECT chunks FROM pillars_lexicon
+                           WHERE tenant = :tenant AND lexeme = ''), 0) AS chunks) AS n
 ),
 counted AS (
+    -- A probe of the lexicon's primary key per term (a join would be planned as a scan of
+    -- the tenant's whole lexicon: the planner cannot tell how few terms a query has).
     SELECT t.term, t.lexeme,
-           (SELECT count(*) FROM (SELECT FROM pillars_chunks c WHERE c.tenant = :tenant
-                                  AND c.lexemes @@ t.term::tsquery
-                                  LIMIT (SELECT cap FROM sizes)) AS hit) AS df
+           coalesce((SELECT x.chunks FROM pillars_lexicon x
+                     WHERE x.tenant = :tenant AND x.lexeme = t.lexeme), 0) AS df
     FROM terms t
 ),
 kept AS (
