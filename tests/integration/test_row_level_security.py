@@ -43,6 +43,7 @@ DIM = 384  # the session shares the index table with the real service
 READERS = {
     "pillars_documents": ("embedding",),
     "pillars_chunks": ("embedding", "inference"),
+    "pillars_lexicon": ("embedding", "inference"),  # kept by the chunks' triggers
     "feedback_predictions": ("feedback",),
     "feedback_parked": ("feedback",),
     "inference_answers": ("inference",),

@@ -1,6 +1,6 @@
 """The lexical side's statistics, kept by Postgres itself: how many of a tenant's chunks hold
-each lexeme (its document frequency), and how many chunks the tenant has (the empty
-lexeme, which no real lexeme is).
+each lexeme (its document frequency), and how many chunks the tenant has and their total
+length (the row of the empty lexeme, which no real lexeme is).
 
 BM25 needs both for every query term. Counting them as each query runs (a GIN scan per
 term, then the heap, and a count of the tenant's chunks) grows with the corpus and was
@@ -21,8 +21,10 @@ LEXICON = "pillars_lexicon"
 TENANT_CHUNKS = ""  # the lexeme whose count is the tenant's number of chunks
 
 # Every lexeme of each chunk of `rows` (a transition table or a subquery with `tenant` and
-# `lexemes`), and the empty one once per chunk.
-_LEXEMES = """SELECT tenant, lexeme, count(*) AS chunks
+# `lexemes`), and the empty one once per chunk, with the sum of the chunks' lengths (their
+# distinct lexemes: BM25's document length, whose mean the tenant's row gives).
+_LEXEMES = """SELECT tenant, lexeme, count(*) AS chunks,
+               sum(CASE WHEN lexeme = '' THEN length(lexemes) ELSE 0 END) AS lengths
         FROM {rows}, unnest(array_append(tsvector_to_array(lexemes), '')) AS lexeme
         GROUP BY tenant, lexeme"""
 # The chunks an UPDATE gave other lexemes (their text or configuration changed), before
@@ -40,14 +42,16 @@ def _lock(rows: str) -> str:
 
 def _add(rows: str) -> str:
     """Count the chunks of `rows` in."""
-    return f"""INSERT INTO {LEXICON} AS x (tenant, lexeme, chunks)
+    return f"""INSERT INTO {LEXICON} AS x (tenant, lexeme, chunks, lengths)
         {_LEXEMES.format(rows=rows)} ORDER BY tenant, lexeme
-        ON CONFLICT (tenant, lexeme) DO UPDATE SET chunks = x.chunks + excluded.chunks;"""
+        ON CONFLICT (tenant, lexeme) DO UPDATE
+        SET chunks = x.chunks + excluded.chunks, lengths = x.lengths + excluded.lengths;"""
 
 
 def _remove(rows: str) -> str:
     """Count the chunks of `rows` out; a lexeme no chunk holds any more goes."""
-    return f"""UPDATE {LEXICON} AS x SET chunks = x.chunks - r.chunks
+    return f"""UPDATE {LEXICON} AS x
+        SET chunks = x.chunks - r.chunks, lengths = x.lengths - r.lengths
         FROM ({_LEXEMES.format(rows=rows)}) AS r
         WHERE x.tenant = r.tenant AND x.lexeme = r.lexeme;
         DELETE FROM {LEXICON} AS x
@@ -87,9 +91,10 @@ def lexicon_ddl() -> str:
                 tenant text NOT NULL,
                 lexeme text NOT NULL,
                 chunks bigint NOT NULL,
+                lengths bigint NOT NULL,
                 PRIMARY KEY (tenant, lexeme)
             );
-            INSERT INTO {LEXICON} (tenant, lexeme, chunks)
+            INSERT INTO {LEXICON} (tenant, lexeme, chunks, lengths)
             {_LEXEMES.format(rows="pillars_chunks")};
         END IF;
     END $d$;

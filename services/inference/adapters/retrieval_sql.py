@@ -30,6 +30,9 @@ COMMON_SHARE, MIN_CAP = 0.1, 20
 # Chunks the lexical side scores at most (every chunk matching a rare query term, usually
 # far fewer): bounds its latency on queries made only of very common terms.
 LEXICAL_POOL = 5000
+# The rarest query terms are scored first until they hold this many times `candidates`
+# chunks: enough for the score that bounds which other chunks are worth scoring.
+SEED_FACTOR = 4
 
 # `{column}`: the vector column of the plan's embedding model (each has its own HNSW index;
 # a chunk not yet embedded by a secondary model has NULL there, which the index skips).
@@ -42,6 +45,35 @@ dense AS (
           ORDER BY {column} <=> :vector LIMIT :candidates) AS nearest
 )"""
 
+
+def _bm25(terms: str, excluded: str = "") -> str:
+    """BM25 of the chunks holding any of `terms`' lexemes (a CTE of kept terms), `excluded`:
+    a CTE of terms whose chunks are left out (scored already). Only the query's lexemes of
+    each chunk are unnested: marked (weight A) and filtered in C, where unnesting every
+    lexeme of every matched chunk to join them was most of the lexical side's time."""
+    unless = (
+        f" AND NOT c.lexemes @@ (SELECT string_agg(term, ' | ')::tsquery FROM {excluded})"
+        if excluded
+        else ""
+    )
+    return f"""
+    SELECT m.chunk_id,
+           sum(k.idf * u.tf * {BM25_K1 + 1}
+               / (u.tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * m.dl / n.avgdl))) AS score
+    FROM (SELECT c.chunk_id, length(c.lexemes)::float8 AS dl,
+                 ts_filter(setweight(c.lexemes, 'A', (SELECT lexemes FROM wanted)), '{{a}}')
+                   AS found
+          FROM pillars_chunks c
+          WHERE c.tenant = :tenant
+            AND c.lexemes @@ (SELECT string_agg(term, ' | ')::tsquery FROM {terms}){unless}
+          LIMIT {LEXICAL_POOL}) AS m
+    CROSS JOIN sizes n
+    CROSS JOIN LATERAL (SELECT lexeme, cardinality(positions)::float8 AS tf
+                        FROM unnest(m.found)) AS u
+    JOIN kept k ON k.lexeme = u.lexeme
+    GROUP BY m.chunk_id"""
+
+
 _LEXICAL = f"""
 config AS (SELECT text_config FROM pillars_chunks WHERE tenant = :tenant LIMIT 1),
 terms AS (
@@ -51,10 +83,11 @@ terms AS (
         nullif(plainto_tsquery(config.text_config, :text)::text, ''), ' & ') AS term
 ),
 sizes AS (
-    SELECT n.chunks,
+    SELECT n.chunks, n.avgdl,
            least(:df_cap, greatest({MIN_CAP}, ceil(n.chunks * {COMMON_SHARE})))::int AS cap
-    FROM (SELECT coalesce((SELECT chunks FROM pillars_lexicon
-                           WHERE tenant = :tenant AND lexeme = ''), 0) AS chunks) AS n
+    FROM (SELECT coalesce(max(chunks), 0) AS chunks,
+                 coalesce(max(lengths)::float8 / nullif(max(chunks), 0), 1) AS avgdl
+          FROM pillars_lexicon WHERE tenant = :tenant AND lexeme = '') AS n
 ),
 counted AS (
     -- A probe of the lexicon's primary key per term (a join would be planned as a scan of
@@ -65,34 +98,37 @@ counted AS (
     FROM terms t
 ),
 kept AS (
-    SELECT k.term, k.lexeme,
-           ln(1 + (n.chunks - k.df + 0.5)::float8 / (k.df + 0.5)) AS idf
-    FROM counted k, sizes n
+    -- `bound`: the most a term can add to a chunk's score (its BM25 as tf grows).
+    SELECT k.term, k.lexeme, k.df, i.idf, i.idf * {BM25_K1 + 1} AS bound
+    FROM counted k CROSS JOIN sizes n
+    CROSS JOIN LATERAL (SELECT ln(1 + (n.chunks - k.df + 0.5)::float8 / (k.df + 0.5)) AS idf) i
     WHERE k.df > 0 AND (k.df < n.cap OR NOT EXISTS (
         SELECT FROM counted r WHERE r.df > 0 AND r.df < n.cap))
 ),
-wanted AS (
-    SELECT string_agg(term, ' | ')::tsquery AS query, array_agg(lexeme) AS lexemes FROM kept
+wanted AS (SELECT array_agg(lexeme) AS lexemes FROM kept),
+-- MaxScore (Turtle and Flood, 1995): the chunks of the rarest terms, scored first, give a
+-- score that the `candidates`-th best chunk reaches at least; a chunk holding only terms
+-- whose bounds add up to less cannot be among the best, so of the others only the chunks
+-- of the remaining ("essential") terms are scored. The same best chunks as scoring every
+-- chunk that holds a term, for a fraction of the chunks when common terms are in the query.
+rarest AS (
+    SELECT term FROM (SELECT term, sum(df) OVER (ORDER BY df, term) - df AS before FROM kept) r
+    WHERE r.before < {SEED_FACTOR} * :candidates
 ),
-matched AS (
-    -- Only the query's lexemes of each chunk are unnested: marked (weight A) and filtered
-    -- in C, where unnesting every lexeme of every matched chunk to join them was most of
-    -- the lexical side's time.
-    SELECT c.chunk_id, length(c.lexemes)::float8 AS dl,
-           ts_filter(setweight(c.lexemes, 'A', (SELECT lexemes FROM wanted)), '{{a}}') AS found
-    FROM pillars_chunks c
-    WHERE c.tenant = :tenant AND c.lexemes @@ (SELECT query FROM wanted)
-    LIMIT {LEXICAL_POOL}
+seeded AS ({_bm25("rarest")}
+),
+threshold AS (
+    SELECT coalesce((SELECT score FROM seeded ORDER BY score DESC
+                     OFFSET :candidates - 1 LIMIT 1), 0) AS score
+),
+essential AS (
+    SELECT term FROM (SELECT term, sum(bound) OVER (ORDER BY bound, term) AS upto FROM kept) e
+    WHERE e.upto >= (SELECT score FROM threshold) AND term NOT IN (SELECT term FROM rarest)
 ),
 scored AS (
-    SELECT m.chunk_id,
-           sum(k.idf * u.tf * {BM25_K1 + 1}
-               / (u.tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * m.dl / m.avgdl))) AS score
-    FROM (SELECT *, avg(dl) OVER () AS avgdl FROM matched) AS m
-    CROSS JOIN LATERAL (SELECT lexeme, cardinality(positions)::float8 AS tf
-                        FROM unnest(m.found)) AS u
-    JOIN kept k ON k.lexeme = u.lexeme
-    GROUP BY m.chunk_id
+    SELECT * FROM seeded
+    UNION ALL ({_bm25("essential", excluded="rarest")}
+    )
 ),
 lexical AS (
     SELECT chunk_id, score::float8 AS score,
