@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
 import numpy as np
@@ -295,3 +296,24 @@ async def test_the_hybrid_plan_uses_both_the_gin_and_the_hnsw_index(
     plan = "\n".join(row[0] for row in rows)
     assert "pillars_chunks_embedding_hnsw" in plan, plan
     assert "pillars_chunks_lexemes_gin" in plan, plan
+
+
+async def test_hybrids_lexical_side_ranks_the_chunks_of_the_rarest_terms(
+    pool: asyncpg.Pool, tenant: str
+) -> None:
+    texts = (
+        {f"q{i}": f"quokka filler text {i}" for i in range(25)}  # the rarer term: 25 chunks
+        | {f"w{i}": "wombat " * (1 + i % 3) + f"filler {i}" for i in range(30)}  # 30 chunks
+        | {f"n{i}": f"unrelated filler {i}" for i in range(345)}
+    )
+    await indexed(pool, tenant, texts)
+    # Lexical mode ranks every chunk holding a term: a chunk saying "wombat" thrice first.
+    lexical = await search(pool, tenant, "quokka wombat", LEXICAL, k=5)
+    assert {c.document_id[0] for c in lexical} == {"w"}
+    # Hybrid with 5 candidates a side scores the rarest terms' chunks until they hold 20:
+    # quokka's 25; wombat's chunks come from the dense side alone (weighted at nothing
+    # here, so the lexical side's candidates come first).
+    plan = replace(WEIGHTED, candidates=5, dense_weight=0.0)
+    hybrid = await search(pool, tenant, "quokka wombat", plan, k=5)
+    assert [c.lexical_rank for c in hybrid] == [1, 2, 3, 4, 5]
+    assert {c.document_id[0] for c in hybrid} == {"q"}
