@@ -74,7 +74,6 @@ def _fill_in_background(
             deps().retrieval_models(),
             encoder_of=deps().passage_encoder,
             store=store,
-            batch=min(16, settings.embedders_fill_chunks),
             limit=settings.embedders_fill_chunks,
         )
         for model, filled in done.items():

@@ -16,7 +16,9 @@ from typing import Protocol
 from services.embedding.ports import Encoder
 from shared.contracts.embedders import EmbedderName
 
-__all__ = ["BackfillStore", "Backfilled", "backfill"]
+__all__ = ["BATCH", "BackfillStore", "Backfilled", "backfill"]
+
+BATCH = 16  # chunks encoded together
 
 
 class BackfillStore(Protocol):
@@ -56,17 +58,19 @@ async def backfill(
     *,
     encoder: Encoder,
     store: BackfillStore,
-    batch: int = 16,
+    batch: int = BATCH,
     tenants: list[str] | None = None,
     limit: int | None = None,
+    lacking: Mapping[str, int] | None = None,
     started: Callable[[int], None] = lambda total: None,
     progressed: Callable[[int], None] = lambda done: None,
 ) -> Backfilled:
     """Embed every stored chunk lacking `model`'s vector with `encoder` and store it, `batch`
     chunks at a time, under each tenant's policy (`tenants`: only these; `limit`: stop
-    after that many chunks). `started` hears how many chunks lack it, `progressed` how
-    many each batch handled."""
-    lacking = await store.tenants(model)
+    after that many chunks; `lacking`: what `store.tenants` just said, not asked again).
+    `started` hears how many chunks lack it, `progressed` how many each batch handled."""
+    if lacking is None:
+        lacking = await store.tenants(model)
     chosen = {t: n for t, n in lacking.items() if tenants is None or t in tenants}
     started(sum(chosen.values()))
     filled: dict[str, int] = {}

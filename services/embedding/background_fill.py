@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from services.embedding.backfill import Backfilled, BackfillStore, backfill
+from services.embedding.backfill import BATCH, Backfilled, BackfillStore, backfill
 from services.embedding.ports import Encoder
 from shared.contracts.embedders import EmbedderName
 
@@ -57,8 +57,8 @@ async def fill_round(
     *,
     encoder_of: Callable[[EmbedderName], Awaitable[Encoder]],
     store: FillStore,
-    batch: int,
     limit: int,
+    batch: int = BATCH,
 ) -> dict[EmbedderName, Backfilled]:
     """Fill up to `limit` chunks lacking each of `models`' vectors, `batch` at a time, for
     the models this replica could claim; a model's encoder is asked for (and may load) only
@@ -66,10 +66,10 @@ async def fill_round(
     done: dict[EmbedderName, Backfilled] = {}
     for model in sorted(models):
         async with store.claim(f"pillars.embedding.fill.{model}") as held:
-            if not held or not await store.tenants(model):
+            if not held or not (lacking := await store.tenants(model)):
                 continue
             encoder = await encoder_of(model)
             done[model] = await backfill(
-                model, encoder=encoder, store=store, batch=batch, limit=limit
+                model, encoder=encoder, store=store, batch=batch, limit=limit, lacking=lacking
             )
     return done

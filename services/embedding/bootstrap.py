@@ -152,5 +152,5 @@ async def bootstrap(
             embedders,
             secondary,
             secondary_queries,
-            fill if settings.embedders_fill_every_s > 0 else None,
+            fill,
         )

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING
 
+from services.embedding.backfill import BATCH
 from shared.contracts.embedders import DIMENSIONS, EmbedderName
 from shared.platform.cli.common import Commands, fail, settings_from
 
@@ -25,7 +26,9 @@ def add_commands(commands: Commands) -> None:
         "backfill", help="embed the stored chunks lacking a secondary model's vectors"
     )
     fill.add_argument("--model", required=True, choices=sorted(DIMENSIONS), help="the model")
-    fill.add_argument("--batch", type=int, default=16, help="chunks per encode (default 16)")
+    fill.add_argument(
+        "--batch", type=int, default=BATCH, help=f"chunks per encode (default {BATCH})"
+    )
     fill.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
     fill.set_defaults(run=_backfill)
 

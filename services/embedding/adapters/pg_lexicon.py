@@ -15,10 +15,9 @@ lexicon gets its counts when the triggers are created, under the table's lock.
 
 from __future__ import annotations
 
-__all__ = ["LEXICON", "TENANT_CHUNKS", "lexicon_ddl"]
+__all__ = ["LEXICON", "lexicon_ddl"]
 
 LEXICON = "pillars_lexicon"
-TENANT_CHUNKS = ""  # the lexeme whose count is the tenant's number of chunks
 
 # Every lexeme of each chunk of `rows` (a transition table or a subquery with `tenant` and
 # `lexemes`), and the empty one once per chunk, with the sum of the chunks' lengths (their
